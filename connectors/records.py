@@ -1,0 +1,56 @@
+"""Plain records every connector returns; the engine stores them and the roll-up reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+IssueStatus = Literal["open", "done", "excluded"]
+MilestoneKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
+
+
+@dataclass(frozen=True)
+class MilestoneRecord:
+    """A milestone, fix version or epic as the tracker reports it.
+
+    `key` is stable and unique within a source: `acme/web#12` for a GitHub milestone,
+    `jira:ONB/2.0` for a version, `jira:ONB-12` for an epic (SPEC §4).
+    GitHub reports a due *timestamp* (`due_at`); Jira a due *day* (`due_day`). The engine turns
+    both into one calendar day with `okrsync.days.due_day`.
+    """
+
+    key: str
+    kind: MilestoneKind
+    container: str  # repo "acme/web" or Jira project "ONB"
+    title: str
+    state: Literal["open", "closed"]
+    url: str | None = None
+    number: int | None = None
+    description: str = ""
+    due_at: datetime | None = None
+    due_day: date | None = None
+    updated_at: datetime | None = None
+    open_issues: int | None = None
+    closed_issues: int | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    """An issue (or pull request) with its state already classified as open, done or excluded."""
+
+    key: str  # "acme/web#231" or "ONB-231"
+    container: str
+    title: str
+    status: IssueStatus
+    updated_at: datetime
+    url: str | None = None
+    number: int | None = None
+    is_pull_request: bool = False
+    is_subtask: bool = False
+    labels: tuple[str, ...] = ()
+    assignee: str | None = None
+    points: float | None = None
+    done_at: datetime | None = None
+    milestone_keys: tuple[str, ...] = field(default=())

@@ -1,0 +1,135 @@
+"""The OKRs a team writes as code: cycles, objectives, key results and their links.
+
+These are plain frozen records built by `okrsync.mappings` from mappings/*.toml; every
+record remembers where it was written (`Where`) so later messages can point at the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+LinkKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
+KrKind = Literal["milestones", "metric"]
+Commitment = Literal["committed", "aspirational"]
+Weighting = Literal["count", "points"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """A position in a user's file, for messages."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """A time box for OKRs (a quarter for teams, a year for the company)."""
+
+    id: str
+    start: date
+    end: date
+    where: Where = field(default=Where("<unknown>"), compare=False)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One milestone in a tracker that a key result is linked to by its mapping.
+
+    `target` is what identifies the milestone in its tracker: the repo (`acme/web`) for a
+    GitHub milestone, `ONB/2.0` for a Jira fix version, `ONB-12` for an epic, the JQL text
+    for a JQL set.
+    """
+
+    source: str
+    kind: LinkKind
+    target: str
+    milestone: str | None = None  # GitHub milestone title
+    number: int | None = None  # GitHub milestone number
+    title: str | None = None  # JQL set title
+    due: date | None = None  # JQL set due day
+    weight: float = 1.0
+    where: Where = field(default=Where("<unknown>"), compare=False)
+
+    @property
+    def label(self) -> str:
+        """Say which milestone this is, the way a user wrote it."""
+        if self.kind == "github_milestone":
+            name = self.milestone if self.milestone is not None else f"#{self.number}"
+            return f"{self.target} milestone {name}"
+        if self.kind == "jira_version":
+            return f"Jira version {self.target}"
+        if self.kind == "jira_epic":
+            return f"Jira epic {self.target}"
+        return f"JQL set {self.title!r}"
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """A measurable outcome with exactly one owner."""
+
+    id: str
+    title: str
+    owner: str
+    objective_id: str
+    kind: KrKind = "milestones"
+    baseline: float | None = None
+    target: float | None = None
+    unit: str | None = None
+    commitment: Commitment = "aspirational"
+    measurement: str = ""
+    weight: float = 1.0
+    weighting: Weighting = "count"
+    links: tuple[Link, ...] = ()
+    value_query: str | None = None
+    value_source: str | None = None
+    where: Where = field(default=Where("<unknown>"), compare=False)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A qualitative goal; `parent` cascades it under another objective, maybe in another cycle."""
+
+    id: str
+    title: str
+    owner: str
+    cycle_id: str
+    team: str | None = None
+    parent: str | None = None
+    weight: float = 1.0
+    key_results: tuple[KeyResult, ...] = ()
+    where: Where = field(default=Where("<unknown>"), compare=False)
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """A best-practice lint finding: shown by `validate`, fatal with `--strict`."""
+
+    where: Where
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class OkrSet:
+    """Every cycle, objective and key result of all mapping files, validated together."""
+
+    cycles: dict[str, Cycle]
+    objectives: dict[str, Objective]
+    warnings: tuple[Warning_, ...] = ()
+
+    @property
+    def key_results(self) -> dict[str, KeyResult]:
+        return {kr.id: kr for o in self.objectives.values() for kr in o.key_results}
+
+    def children(self, objective_id: str) -> list[Objective]:
+        """List the objectives whose parent is `objective_id`."""
+        return [o for o in self.objectives.values() if o.parent == objective_id]
