@@ -54,3 +54,17 @@ class IssueRecord:
     points: float | None = None
     done_at: datetime | None = None
     milestone_keys: tuple[str, ...] = field(default=())
+
+
+@dataclass
+class Batch:
+    """A slice of one poll, written by the engine as it arrives so a poll never holds the org.
+
+    `complete_containers` lists the repos or projects whose milestone list in this batch is
+    complete: stored milestones of theirs that are not in it no longer exist.
+    """
+
+    milestones: list[MilestoneRecord] = field(default_factory=list)
+    complete_containers: list[str] = field(default_factory=list)
+    issues: list[IssueRecord] = field(default_factory=list)
+    removed_issues: list[str] = field(default_factory=list)

@@ -1,0 +1,6 @@
+"""The GitHub connector: milestones and issues through PyGithub, incremental and conditional."""
+
+from connectors.github.client import GitHubAuth, make_github
+from connectors.github.poller import GitHubPoller, KnownIssues, PollRun
+
+__all__ = ["GitHubAuth", "GitHubPoller", "KnownIssues", "PollRun", "make_github"]

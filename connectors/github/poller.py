@@ -1,0 +1,291 @@
+"""Poll GitHub incrementally: milestones (`state=all`) and issues updated since a cursor.
+
+How one poll of a repo works (SPEC §6):
+
+1. Issues: `GET /repos/{repo}/issues?state=all&sort=updated&direction=desc&since=…`.
+   The first page is a conditional request with the ETag stored for that exact URL. Sorted by
+   `updated` newest first, any change lands on page 1, so a 304 there means nothing changed
+   and costs no rate limit. `since` is the high-water mark of the `updated_at` values seen
+   (the server's clock, so no skew), minus an overlap, so two issues updated in the same
+   second at the boundary are both seen; repeats are de-duplicated by key downstream.
+2. Milestones: `GET /repos/{repo}/milestones?state=all`, also conditional.
+3. Deleted issues never show up in an `updated since` list. A deletion does change its
+   milestone's `open_issues`/`closed_issues` counts, so when those disagree with what the
+   store holds, the milestone's issues are listed in full and each stored issue missing from
+   that list is fetched: 404 or 410 removes it, a 301 (PyGithub follows it) is a transfer.
+
+The cursor and ETags a poll produces are handed back to the engine, which stores them in
+the same transaction as the data (`PollRun.cursor`), so they never run ahead of the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+from github import Github, GithubException
+
+from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
+from connectors.records import Batch, IssueRecord
+from okrsync.errors import SourceError
+
+logger = logging.getLogger(__name__)
+
+
+class KnownIssues(Protocol):
+    """What the store knows of a milestone's issues; the engine provides it."""
+
+    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
+        """Return (open, closed) stored issues in the milestone, pull requests included."""
+        ...
+
+    def milestone_issue_keys(self, milestone_key: str) -> set[str]:
+        """Return the keys of the stored issues in the milestone."""
+        ...
+
+
+@dataclass
+class PollRun:
+    """One poll in progress: iterate `batches()`, then read `cursor` (complete only then)."""
+
+    cursor: dict[str, Any]
+    requests: int = 0
+    not_modified: int = 0
+    rate_remaining: int | None = None
+    complete: bool = False
+    _batches: Iterator[Batch] = field(default_factory=lambda: iter(()))
+
+    def batches(self) -> Iterator[Batch]:
+        yield from self._batches
+        self.complete = True
+
+
+def html_base_for(base_url: str) -> str:
+    """Derive the web address from the API address (api.github.com, or GHE's /api/v3)."""
+    base = base_url.rstrip("/")
+    if base == "https://api.github.com":
+        return "https://github.com"
+    return base.removesuffix("/api/v3")
+
+
+class GitHubPoller:
+    """Poll a set of repos of one GitHub source; knows nothing of OKRs or the database."""
+
+    def __init__(
+        self,
+        name: str,
+        github: Github,
+        *,
+        repos: Sequence[str],
+        overlap: timedelta = timedelta(minutes=5),
+        per_page: int = 100,
+        html_base: str | None = None,
+    ) -> None:
+        self.name = name
+        self.github = github
+        self.repos = sorted(set(repos))
+        self.overlap = overlap
+        self.per_page = per_page
+        self.html_base = html_base or html_base_for(github.requester.base_url)
+
+    # --- the poll ----------------------------------------------------------------------------
+
+    def poll(self, cursor: dict[str, Any], known: KnownIssues, *, now: datetime) -> PollRun:
+        """Start a poll from `cursor`; nothing is requested until the batches are iterated."""
+        state: dict[str, Any] = {"repos": {r: dict(v) for r, v in cursor.get("repos", {}).items()}}
+        run = PollRun(cursor=state)
+        run._batches = self._poll_repos(run, known, now=now)
+        return run
+
+    def _poll_repos(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
+        for repo in self.repos:
+            repo_state = run.cursor["repos"].setdefault(repo, {})
+            yield from self._poll_issues(run, repo, repo_state, now=now)
+            yield from self._poll_milestones(run, repo, repo_state, known)
+
+    def _poll_issues(
+        self, run: PollRun, repo: str, state: dict[str, Any], *, now: datetime
+    ) -> Iterator[Batch]:
+        params: dict[str, Any] = {
+            "state": "all",
+            "sort": "updated",
+            "direction": "desc",
+            "per_page": self.per_page,
+        }
+        high_water = parse_time(state.get("high_water"))
+        if high_water is not None:
+            params["since"] = _utc_text(high_water - self.overlap)
+        url = f"/repos/{_path(repo)}/issues"
+        newest = high_water
+        for page in self._list(run, url, params, state, etag_key="issues_etag") or ():
+            records = [issue_record(raw, repo) for raw in page]
+            for record in records:
+                if newest is None or record.updated_at > newest:
+                    newest = record.updated_at
+            yield Batch(issues=records)
+        if newest is not None:
+            # Never past the poll's start: an item stamped later is seen again next time.
+            state["high_water"] = _utc_text(min(newest, now))
+
+    def _poll_milestones(
+        self, run: PollRun, repo: str, state: dict[str, Any], known: KnownIssues
+    ) -> Iterator[Batch]:
+        params = {"state": "all", "per_page": self.per_page}
+        url = f"/repos/{_path(repo)}/milestones"
+        pages = self._list(run, url, params, state, etag_key="milestones_etag")
+        if pages is None:
+            return  # 304: the stored milestones are current
+        milestones = [milestone_record(raw, repo, html_base=self.html_base) for page in pages for raw in page]
+        yield Batch(milestones=milestones, complete_containers=[repo])
+        for milestone in milestones:
+            counts = (milestone.open_issues, milestone.closed_issues)
+            if None in counts or counts == known.milestone_counts(milestone.key):
+                continue
+            logger.info("%s: %s counts changed without updates; reconciling", self.name, milestone.key)
+            yield from self._reconcile(run, repo, milestone.number or 0, known)
+
+    def _reconcile(self, run: PollRun, repo: str, number: int, known: KnownIssues) -> Iterator[Batch]:
+        """List a milestone's issues in full and check each stored one that is missing."""
+        params = {"state": "all", "milestone": number, "per_page": self.per_page}
+        listed: list[IssueRecord] = []
+        for page in self._list(run, f"/repos/{_path(repo)}/issues", params, None, etag_key=None) or ():
+            listed += [issue_record(raw, repo) for raw in page]
+        yield Batch(issues=listed)
+        missing = known.milestone_issue_keys(milestone_key(repo, number)) - {r.key for r in listed}
+        for key in sorted(missing):
+            fetched = self._fetch_issue(run, key)
+            yield Batch(issues=[fetched]) if fetched else Batch(removed_issues=[key])
+
+    def _fetch_issue(self, run: PollRun, key: str) -> IssueRecord | None:
+        """Fetch one issue; None when GitHub says it is gone (404, 410)."""
+        repo, number = key.rsplit("#", 1)
+        try:
+            _headers, raw = self._request(run, f"/repos/{_path(repo)}/issues/{number}", None, None)
+        except GithubException as exc:
+            if exc.status in (404, 410):
+                return None
+            raise self._source_error(exc) from exc
+        return issue_record(raw, repo)
+
+    # --- paging and requests -----------------------------------------------------------------
+
+    def _list(
+        self,
+        run: PollRun,
+        url: str,
+        params: dict[str, Any] | None,
+        state: dict[str, Any] | None,
+        *,
+        etag_key: str | None,
+    ) -> Iterator[list[dict[str, Any]]] | None:
+        """Request a list's first page, conditionally when an ETag is stored for that exact URL.
+
+        Return None on 304 (the stored ETag stays), else an iterator over every page's raw
+        items; the fresh first page's ETag is recorded in `state[etag_key]`.
+        """
+        stored = state.get(etag_key, {}) if state is not None and etag_key else {}
+        first_url = _full(url, params)
+        etag = stored.get("etag") if stored.get("url") == first_url else None
+        headers, data = self._request(run, url, params, {"If-None-Match": etag} if etag else None)
+        if data is None:
+            run.not_modified += 1
+            return None
+        if state is not None and etag_key:
+            state[etag_key] = {"url": first_url, "etag": headers.get("etag")}
+        return self._follow(run, url, headers, data)
+
+    def _follow(
+        self, run: PollRun, url: str, headers: dict[str, Any], data: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield this page and every next one (`Link: rel="next"`), refusing a repeated link."""
+        seen_next: set[str] = set()
+        while True:
+            if not isinstance(data, list):
+                msg = f"GET {url} answered {type(data).__name__}, expected a JSON list"
+                raise SourceError(self.name, msg, retriable=True)
+            yield data
+            next_url = _next_link(headers.get("link", ""))
+            if next_url is None:
+                return
+            if next_url in seen_next:
+                raise SourceError(self.name, f"GET {url} repeated a page link", retriable=True)
+            seen_next.add(next_url)
+            headers, data = self._request(run, next_url, None, None)
+
+    def _request(
+        self, run: PollRun, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None
+    ) -> tuple[dict[str, Any], Any]:
+        """GET through PyGithub's requester; classify failures as SourceError."""
+        run.requests += 1
+        try:
+            response_headers, data = self.github.requester.requestJsonAndCheck(
+                "GET", url, parameters=params, headers=headers
+            )
+        except GithubException as exc:
+            if exc.status in (404, 410) and "/issues/" in url:
+                raise
+            raise self._source_error(exc, url=url) from exc
+        except (requests.RequestException, RuntimeError, ValueError) as exc:
+            msg = f"GET {_strip(url)} failed: {type(exc).__name__}: {_short(str(exc))}"
+            raise SourceError(self.name, msg, retriable=True) from exc
+        remaining = response_headers.get("x-ratelimit-remaining")
+        if remaining is not None and str(remaining).isdigit():
+            run.rate_remaining = int(remaining)
+        return response_headers, data
+
+    def _source_error(self, exc: GithubException, *, url: str = "") -> SourceError:
+        message = exc.data.get("message") if isinstance(exc.data, dict) else None
+        retriable = exc.status in (403, 429) or exc.status >= 500
+        where = f"GET {_strip(url)} " if url else ""
+        msg = f"{where}answered {exc.status}: {_short(str(message or exc.data or ''))}"
+        if exc.status == 401:
+            msg += " (check the source's token)"
+        return SourceError(self.name, msg, retriable=retriable)
+
+    # --- metric KRs ----------------------------------------------------------------------------
+
+    def count(self, query: str) -> int:
+        """Count issues matching a GitHub issue-search query (a metric KR's `value_query`)."""
+        run = PollRun(cursor={})
+        _headers, data = self._request(run, "/search/issues", {"q": query, "per_page": 1}, None)
+        return int(data.get("total_count", 0))
+
+
+def _path(repo: str) -> str:
+    return quote(repo, safe="/")
+
+
+def _utc_text(moment: datetime) -> str:
+    """Format as UTC with `Z`: PyGithub would drop a non-UTC offset from `since` (SPEC §6)."""
+    from datetime import UTC
+
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _full(url: str, params: dict[str, Any] | None) -> str:
+    if not params:
+        return url
+    return url + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
+
+
+def _next_link(link_header: str) -> str | None:
+    """Find the `rel="next"` URL in a `Link` header."""
+    for part in link_header.split(","):
+        section = part.split(";")
+        if len(section) >= 2 and any(s.strip() == 'rel="next"' for s in section[1:]):
+            return section[0].strip().strip("<>")
+    return None
+
+
+def _strip(url: str) -> str:
+    """Drop the query string: it is noise in a message."""
+    return url.split("?", 1)[0]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,158 @@
+"""The database: tables for tracker data and per-source state, and how to open it.
+
+SQLite is the embedded default; the same code runs on PostgreSQL. The schema is owned by
+Alembic migrations (`okrsync/migrations`), applied by `okrsync db upgrade` and on first use.
+All timestamps are stored as UTC and read back timezone-aware (`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Engine, Index, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive UTC and give them back aware: SQLite keeps no zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = f"naive datetime {value!r} reached the database; okrsync stores aware UTC only"
+            raise ValueError(msg)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), **kwargs))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+class SourceState(SQLModel, table=True):
+    """What okrsync remembers of one source between cycles: its cursor and its health."""
+
+    __tablename__ = "source_state"
+
+    name: str = Field(primary_key=True)
+    kind: str = ""
+    cursor: dict[str, Any] = _json({})
+    last_attempt: datetime | None = _utc()
+    last_success: datetime | None = _utc()
+    last_error: str | None = None
+
+
+class TrackerMilestone(SQLModel, table=True):
+    """A milestone, fix version or epic as last fetched; `due` is its calendar day."""
+
+    __tablename__ = "milestone"
+
+    source: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    kind: str
+    container: str = Field(index=True)
+    number: int | None = None
+    title: str
+    state: str
+    url: str | None = None
+    description: str = ""
+    due_at: datetime | None = _utc()
+    due: date | None = None
+    updated_at: datetime | None = _utc()
+    open_issues: int | None = None
+    closed_issues: int | None = None
+    labels: list[str] = _json([])
+
+
+class TrackerIssue(SQLModel, table=True):
+    """An issue as last fetched, with its state already classified as open, done or excluded."""
+
+    __tablename__ = "issue"
+
+    source: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    container: str = Field(index=True)
+    number: int | None = None
+    title: str
+    url: str | None = None
+    status: str
+    is_pull_request: bool = False
+    is_subtask: bool = False
+    labels: list[str] = _json([])
+    kr_ids: list[str] = _json([])
+    has_kr_label: bool = Field(default=False, index=True)
+    assignee: str | None = None
+    points: float | None = None
+    done_at: datetime | None = _utc()
+    updated_at: datetime | None = _utc()
+
+
+class IssueMilestone(SQLModel, table=True):
+    """Which milestones an issue belongs to (a Jira issue may be in several fix versions)."""
+
+    __tablename__ = "issue_milestone"
+    __table_args__ = (Index("ix_issue_milestone_milestone", "source", "milestone_key"),)
+
+    source: str = Field(primary_key=True)
+    issue_key: str = Field(primary_key=True)
+    milestone_key: str = Field(primary_key=True)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets foreign keys and a busy timeout for the daemon's threads."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def upgrade(url: str) -> None:
+    """Apply every pending Alembic migration to the database at `url`."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+def open_store(url: str) -> Engine:
+    """Open the database at `url`, migrating it to the current schema first."""
+    upgrade(url)
+    return make_engine(url)
+
+
+def session(engine: Engine) -> Session:
+    """Open a session that keeps loaded objects usable after commit."""
+    return Session(engine, expire_on_commit=False)
