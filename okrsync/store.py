@@ -156,3 +156,14 @@ def open_store(url: str) -> Engine:
 def session(engine: Engine) -> Session:
     """Open a session that keeps loaded objects usable after commit."""
     return Session(engine, expire_on_commit=False)
+
+
+class KrValue(SQLModel, table=True):
+    """The latest value of a metric KR measured by a tracker count (`value_query`)."""
+
+    __tablename__ = "kr_value"
+
+    kr_id: str = Field(primary_key=True)
+    value: float
+    source: str
+    measured_at: datetime | None = _utc()

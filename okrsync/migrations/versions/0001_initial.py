@@ -1,4 +1,4 @@
-"""tracker data and source state
+"""initial
 
 Revision ID: 0001
 Revises:
@@ -54,6 +54,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_issue_milestone_milestone", ["source", "milestone_key"], unique=False)
 
     op.create_table(
+        "kr_value",
+        sa.Column("kr_id", sa.String(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("measured_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("kr_id"),
+    )
+    op.create_table(
         "milestone",
         sa.Column("source", sa.String(), nullable=False),
         sa.Column("key", sa.String(), nullable=False),
@@ -93,6 +101,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_milestone_container"))
 
     op.drop_table("milestone")
+    op.drop_table("kr_value")
     with op.batch_alter_table("issue_milestone", schema=None) as batch_op:
         batch_op.drop_index("ix_issue_milestone_milestone")
 

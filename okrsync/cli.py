@@ -1,0 +1,308 @@
+"""The `okrsync` command line (SPEC §4). Exit codes: 0 ok, 1 a source failed, 2 bad input.
+
+Config and mappings are loaded and validated before the database is opened, so invalid
+input never touches it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from okrsync import logs
+from okrsync.errors import InputError, OkrsyncError
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    help="Link OKRs to the real work in Jira and GitHub.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class Context:
+    """What every command needs: where the config is."""
+
+    def __init__(self, config: Path | None) -> None:
+        self.config = config
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="config.toml (default ./config.toml or $OKRSYNC_CONFIG)"),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    logs.configure(verbose=verbose)
+    ctx.obj = Context(config)
+
+
+def now() -> datetime:
+    """Read the clock once; `OKRSYNC_NOW` (ISO 8601) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("OKRSYNC_NOW")
+    if pinned:
+        moment = datetime.fromisoformat(pinned)
+        if moment.tzinfo is None:
+            fail(f"OKRSYNC_NOW={pinned!r}: expected an ISO 8601 time with a zone, e.g. 2026-11-22T10:00:00Z")
+        return moment
+    return datetime.now(UTC)
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    err.print(Text.assemble(("error: ", "red"), message), highlight=False)
+    raise typer.Exit(code)
+
+
+def config_path(ctx: typer.Context) -> Path:
+    given = ctx.obj.config or (
+        Path(os.environ["OKRSYNC_CONFIG"]) if os.environ.get("OKRSYNC_CONFIG") else None
+    )
+    path = given or Path("config.toml")
+    if not path.is_file():
+        fail(f"{path}: no such config file; `okrsync init` writes one")
+    return path
+
+
+def load(ctx: typer.Context) -> tuple[Any, Any]:
+    """Load and validate config and mappings, or exit 2 listing every problem."""
+    from okrsync.mappings import load_okrs
+    from okrsync.settings import load_settings
+
+    try:
+        settings = load_settings(config_path(ctx))
+        okrs = load_okrs(settings.okrsync.mappings, settings=settings)
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(Text.assemble(("error: ", "red"), str(problem)), highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    return settings, okrs
+
+
+def open_db(settings: Any) -> Any:
+    from okrsync.store import open_store
+
+    return open_store(settings.okrsync.database_url)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write config.toml and mappings/")] = Path("."),
+) -> None:
+    """Write a commented config.toml and mappings/example.toml."""
+    from okrsync.scaffold import init_project
+
+    try:
+        written = init_project(directory)
+    except InputError as exc:
+        fail(str(exc))
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat best-practice warnings as errors.")] = False,
+    tracker: Annotated[
+        bool, typer.Option("--tracker", help="Also resolve every link against the trackers.")
+    ] = False,
+) -> None:
+    """Check config and mappings (and, with --tracker, every link)."""
+    settings, okrs = load(ctx)
+    for warning in okrs.warnings:
+        err.print(Text.assemble(("warning: ", "yellow"), str(warning)), highlight=False)
+    objectives, krs = len(okrs.objectives), len(okrs.key_results)
+    if strict and okrs.warnings:
+        fail(f"{len(okrs.warnings)} warning(s) with --strict")
+    if tracker:
+        from okrsync.resolve import resolve_links
+
+        missing = resolve_links(settings, okrs, now=now())
+        for line in missing:
+            err.print(Text.assemble(("error: ", "red"), line), highlight=False)
+        if missing:
+            raise typer.Exit(EXIT_INVALID)
+    out.print(
+        f"ok: {len(okrs.cycles)} cycle(s), {objectives} objective(s), {krs} key result(s)", highlight=False
+    )
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Poll only this source.")] = None,
+    no_deliver: Annotated[
+        bool, typer.Option("--no-deliver", help="Detect alerts but do not send them.")
+    ] = False,
+) -> None:
+    """Run one cycle: poll, roll up, and print a one-screen summary."""
+    from okrsync.engine import run_cycle
+
+    settings, okrs = load(ctx)
+    if source is not None and source not in settings.sources:
+        fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
+    engine = open_db(settings)
+    report = _with_progress(
+        lambda hook: run_cycle(settings, okrs, engine, now=now(), only=source, progress=hook)
+    )
+    for outcome in report.sources:
+        if outcome.ok:
+            line = (
+                f"{outcome.name}: {outcome.issues} issue(s), {outcome.milestones} milestone(s) updated,"
+                f" {outcome.removed} removed; {outcome.requests} request(s),"
+                f" {outcome.not_modified} not modified"
+            )
+            out.print(Text.assemble(("✓ ", "green"), line), highlight=False)
+        else:
+            out.print(Text.assemble(("✗ ", "red"), outcome.error or "failed"), highlight=False)
+    _print_summary(settings, okrs, engine)
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _with_progress(work: Any) -> Any:
+    """Show a progress line per source on a terminal; plain log lines elsewhere."""
+    if not out.is_terminal:
+        return work(None)
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def hook(name: str, items: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name)
+            bar.update(tasks[name], description=f"{name}: {items} issue(s) fetched")
+
+        return work(hook)
+
+
+def _print_summary(settings: Any, okrs: Any, engine: Any) -> None:
+    from okrsync.days import local_day
+    from okrsync.progress import compute
+    from okrsync.store import session
+
+    with session(engine) as db:
+        rollup, _ = compute(
+            db,
+            okrs,
+            today=local_day(now(), settings.okrsync.tz),
+            label_prefix=settings.okrsync.label_prefix,
+            include_pull_requests=_include_prs(settings),
+        )
+    counts: dict[str, int] = {}
+    for kr in rollup.key_results.values():
+        counts[kr.status] = counts.get(kr.status, 0) + 1
+    summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    out.print(f"{len(rollup.key_results)} key result(s): {summary or 'none'}", highlight=False)
+
+
+def _include_prs(settings: Any) -> dict[str, bool]:
+    return {name: bool(getattr(s, "include_pull_requests", False)) for name, s in settings.sources.items()}
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    cycle: Annotated[str | None, typer.Option("--cycle", help="Only this cycle.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the stable JSON document (SPEC §4).")
+    ] = False,
+) -> None:
+    """Show objectives → key results → milestones with progress, status, due and forecast."""
+    settings, okrs = load(ctx)
+    if cycle is not None and cycle not in okrs.cycles:
+        fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
+    engine = open_db(settings)
+    document = build_status(settings, okrs, engine, moment=now(), cycle=cycle)
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        from okrsync.statusview import render
+
+        out.print(render(document))
+
+
+def build_status(
+    settings: Any, okrs: Any, engine: Any, *, moment: datetime, cycle: str | None
+) -> dict[str, Any]:
+    """Roll up from the store and build the status document."""
+    from sqlalchemy import select
+
+    from okrsync.days import local_day
+    from okrsync.progress import compute
+    from okrsync.statusview import status_document
+    from okrsync.store import SourceState, session
+
+    with session(engine) as db:
+        rollup, gathered = compute(
+            db,
+            okrs,
+            today=local_day(moment, settings.okrsync.tz),
+            label_prefix=settings.okrsync.label_prefix,
+            include_pull_requests=_include_prs(settings),
+        )
+        states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
+    sources = [
+        states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
+        for name, s in settings.sources.items()
+    ]
+    return status_document(
+        okrs, rollup, sources, now=moment, cycle=cycle, unknown_kr_ids=gathered.unknown_kr_ids
+    )
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="Write the demo's files here and keep them.")
+    ] = None,
+) -> None:
+    """Run the sandbox: simulated trackers, a sync, the status tree. No network, no credentials."""
+    from okrsync.sandbox.demo import run_demo
+
+    code = run_demo(out, workdir=keep)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations."""
+    from okrsync.store import upgrade
+
+    settings, _okrs = load(ctx)
+    upgrade(settings.okrsync.database_url)
+    out.print("database is up to date", highlight=False)
+
+
+def main() -> None:
+    """Entry point of the `okrsync` console script."""
+    try:
+        app()
+    except OkrsyncError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_FAILED)

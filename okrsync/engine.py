@@ -1,0 +1,167 @@
+"""One cycle, top to bottom: poll each source → store → measure metric KRs → roll up.
+
+Each source is polled in its own transaction: its records and its new cursor are committed
+together, or not at all. A failing source is recorded (`last_error`) in a separate small
+transaction and never stops the others; its cursor does not move, so the next healthy
+cycle catches up with nothing missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from okrsync.errors import SourceError
+from okrsync.ingest import StoredIssues, remove_issues, save_issues, save_milestones
+from okrsync.okrs import OkrSet
+from okrsync.sources import Poller, make_poller
+from okrsync.store import KrValue, SourceState, session
+
+logger = logging.getLogger(__name__)
+
+ProgressHook = Callable[[str, int], None]  # (source name, items written so far)
+
+
+@dataclass
+class SourceOutcome:
+    """What one source's poll did this cycle."""
+
+    name: str
+    ok: bool
+    error: str | None = None
+    issues: int = 0
+    milestones: int = 0
+    removed: int = 0
+    requests: int = 0
+    not_modified: int = 0
+    rate_remaining: int | None = None
+
+
+@dataclass
+class CycleReport:
+    """What a cycle did, for the summary line, the exit code and (later) metrics."""
+
+    started_at: datetime
+    sources: list[SourceOutcome] = field(default_factory=list)
+    measured: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [s for s in self.sources if not s.ok]
+
+
+def run_cycle(
+    settings: Any,
+    okrs: OkrSet,
+    engine: Engine,
+    *,
+    now: datetime,
+    only: str | None = None,
+    pollers: dict[str, Poller] | None = None,
+    progress: ProgressHook | None = None,
+) -> CycleReport:
+    """Run one cycle at `now`; `pollers` lets a caller reuse clients across cycles."""
+    report = CycleReport(started_at=now)
+    pollers = pollers if pollers is not None else {}
+    for name, source in settings.sources.items():
+        if only is not None and name != only:
+            continue
+        poller = pollers.get(name) or pollers.setdefault(name, make_poller(source, okrs))
+        outcome = poll_source(poller, engine, kind=source.kind, now=now, settings=settings, progress=progress)
+        report.sources.append(outcome)
+        if outcome.ok:
+            report.measured.update(measure_metrics(poller, okrs, engine, now=now))
+    return report
+
+
+def poll_source(
+    poller: Poller,
+    engine: Engine,
+    *,
+    kind: str,
+    now: datetime,
+    settings: Any,
+    progress: ProgressHook | None = None,
+) -> SourceOutcome:
+    """Poll one source and commit its data with its cursor, or record why it failed."""
+    name = poller.name
+    outcome = SourceOutcome(name=name, ok=False)
+    with session(engine) as db:
+        state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
+        try:
+            run = poller.poll(dict(state.cursor), StoredIssues(db, name), now=now)
+            for batch in run.batches():
+                save_milestones(
+                    db,
+                    name,
+                    batch.milestones,
+                    complete_containers=batch.complete_containers,
+                    tz=settings.okrsync.tz,
+                )
+                save_issues(db, name, batch.issues, label_prefix=settings.okrsync.label_prefix)
+                remove_issues(db, name, batch.removed_issues)
+                outcome.issues += len(batch.issues)
+                outcome.milestones += len(batch.milestones)
+                outcome.removed += len(batch.removed_issues)
+                if progress is not None:
+                    progress(name, outcome.issues)
+            state.cursor = run.cursor
+            state.kind = kind
+            state.last_attempt = now
+            state.last_success = now
+            state.last_error = None
+            db.add(state)
+            db.commit()
+            outcome.ok = True
+            outcome.requests, outcome.not_modified = run.requests, run.not_modified
+            outcome.rate_remaining = run.rate_remaining
+        except SourceError as exc:
+            db.rollback()
+            outcome.error = str(exc)
+            logger.warning("%s", exc)
+    if not outcome.ok:
+        _record_failure(engine, name, kind=kind, now=now, error=outcome.error or "failed")
+    else:
+        logger.info(
+            "source %s: %d issues, %d milestones, %d removed, %d requests (%d not modified)",
+            name,
+            outcome.issues,
+            outcome.milestones,
+            outcome.removed,
+            outcome.requests,
+            outcome.not_modified,
+        )
+    return outcome
+
+
+def measure_metrics(poller: Poller, okrs: OkrSet, engine: Engine, *, now: datetime) -> dict[str, float]:
+    """Count each metric KR's `value_query` on its source and store the value."""
+    measured: dict[str, float] = {}
+    with session(engine) as db:
+        for kr in okrs.key_results.values():
+            if kr.kind != "metric" or not kr.value_query or kr.value_source != poller.name:
+                continue
+            try:
+                value = float(poller.count(kr.value_query))
+            except SourceError as exc:
+                logger.warning("metric %s not measured: %s", kr.id, exc)
+                continue
+            db.merge(KrValue(kr_id=kr.id, value=value, source=poller.name, measured_at=now))
+            measured[kr.id] = value
+        db.commit()
+    return measured
+
+
+def _record_failure(engine: Engine, name: str, *, kind: str, now: datetime, error: str) -> None:
+    with Session(engine) as db:
+        state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
+        state.last_attempt = now
+        state.last_error = error
+        db.add(state)
+        db.commit()

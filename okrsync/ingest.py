@@ -1,0 +1,185 @@
+"""Write what a connector fetched into the store: upserts by key, memberships, removals.
+
+Rows are written with the dialect's `INSERT … ON CONFLICT DO UPDATE` (SQLite and PostgreSQL
+both have it), a page at a time, so a first sync of a large org streams instead of building
+ORM objects for every issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+from connectors.records import IssueRecord, MilestoneRecord
+from okrsync.days import due_day
+from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
+
+
+def _upsert(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(list(rows))
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    session.execute(statement)
+
+
+def kr_ids_from_labels(labels: Iterable[str], prefix: str) -> list[str]:
+    """Read KR ids from labels such as `kr:ENG-1.1` (SPEC §3: links from inside the tracker)."""
+    return sorted({label[len(prefix) :].strip() for label in labels if label.startswith(prefix)} - {""})
+
+
+def kr_ids_from_text(text: str, prefix: str) -> list[str]:
+    """Read `kr:ENG-1.1` tokens from a milestone or version description."""
+    found = set()
+    for word in text.replace(",", " ").split():
+        if word.startswith(prefix):
+            found.add(word[len(prefix) :].strip(".;:()[]"))
+    return sorted(found - {""})
+
+
+def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *, label_prefix: str) -> None:
+    """Upsert issues and replace their milestone memberships; a repeated key keeps the newest."""
+    newest: dict[str, IssueRecord] = {}
+    for record in records:
+        seen = newest.get(record.key)
+        if seen is None or record.updated_at >= seen.updated_at:
+            newest[record.key] = record
+    rows = []
+    for r in newest.values():
+        kr_ids = kr_ids_from_labels(r.labels, label_prefix)
+        rows.append(
+            {
+                "source": source,
+                "key": r.key,
+                "container": r.container,
+                "number": r.number,
+                "title": r.title,
+                "url": r.url,
+                "status": r.status,
+                "is_pull_request": r.is_pull_request,
+                "is_subtask": r.is_subtask,
+                "labels": list(r.labels),
+                "kr_ids": kr_ids,
+                "has_kr_label": bool(kr_ids),
+                "assignee": r.assignee,
+                "points": r.points,
+                "done_at": r.done_at,
+                "updated_at": r.updated_at,
+            }
+        )
+    _upsert(session, TrackerIssue, rows, ("source", "key"))
+    keys = list(newest)
+    for chunk in _chunks(keys, 500):
+        session.execute(
+            delete(IssueMilestone).where(IssueMilestone.source == source, IssueMilestone.issue_key.in_(chunk))
+        )
+    memberships = [
+        {"source": source, "issue_key": r.key, "milestone_key": m}
+        for r in newest.values()
+        for m in set(r.milestone_keys)
+    ]
+    for chunk in _chunks(memberships, 500):
+        session.execute(IssueMilestone.__table__.insert(), chunk)  # type: ignore[attr-defined]
+
+
+def remove_issues(session: Session, source: str, keys: Sequence[str]) -> None:
+    """Forget issues the tracker says are gone."""
+    for chunk in _chunks(list(keys), 500):
+        session.execute(
+            delete(IssueMilestone).where(IssueMilestone.source == source, IssueMilestone.issue_key.in_(chunk))
+        )
+        session.execute(
+            delete(TrackerIssue).where(TrackerIssue.source == source, TrackerIssue.key.in_(chunk))
+        )
+
+
+def save_milestones(
+    session: Session,
+    source: str,
+    records: Sequence[MilestoneRecord],
+    *,
+    complete_containers: Sequence[str],
+    tz: ZoneInfo,
+) -> None:
+    """Upsert milestones (turning a due timestamp into a day, once, here); drop the vanished."""
+    rows = [
+        {
+            "source": source,
+            "key": r.key,
+            "kind": r.kind,
+            "container": r.container,
+            "number": r.number,
+            "title": r.title,
+            "state": r.state,
+            "url": r.url,
+            "description": r.description,
+            "due_at": r.due_at,
+            "due": due_day(r.due_at, tz) if r.due_at is not None else r.due_day,
+            "updated_at": r.updated_at,
+            "open_issues": r.open_issues,
+            "closed_issues": r.closed_issues,
+            "labels": list(r.labels),
+        }
+        for r in records
+    ]
+    _upsert(session, TrackerMilestone, rows, ("source", "key"))
+    present = {r.key for r in records}
+    for container in complete_containers:
+        stored = session.execute(
+            select(TrackerMilestone.key).where(
+                TrackerMilestone.source == source, TrackerMilestone.container == container
+            )
+        ).all()
+        gone = [row[0] for row in stored if row[0] not in present]
+        if gone:
+            session.execute(
+                delete(TrackerMilestone).where(
+                    TrackerMilestone.source == source, TrackerMilestone.key.in_(gone)
+                )
+            )
+
+
+class StoredIssues:
+    """Answer the connectors' `KnownIssues` questions from the store, inside the poll's session."""
+
+    def __init__(self, session: Session, source: str) -> None:
+        self.session = session
+        self.source = source
+
+    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
+        rows = self.session.execute(
+            select(TrackerIssue.status, func.count())
+            .join(
+                IssueMilestone,
+                (IssueMilestone.source == TrackerIssue.source)
+                & (IssueMilestone.issue_key == TrackerIssue.key),
+            )
+            .where(IssueMilestone.source == self.source, IssueMilestone.milestone_key == milestone_key)
+            .group_by(TrackerIssue.status)
+        ).all()
+        counts = {status: n for status, n in rows}
+        return counts.get("open", 0), counts.get("done", 0) + counts.get("excluded", 0)
+
+    def milestone_issue_keys(self, milestone_key: str) -> set[str]:
+        rows = self.session.execute(
+            select(IssueMilestone.issue_key).where(
+                IssueMilestone.source == self.source, IssueMilestone.milestone_key == milestone_key
+            )
+        ).all()
+        return {row[0] for row in rows}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

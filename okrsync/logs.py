@@ -1,0 +1,33 @@
+"""Logging set-up for the CLI: Rich on a terminal, plain lines elsewhere; libraries kept quiet.
+
+PyGithub and urllib3 log request details at DEBUG; they are held at WARNING so nothing
+they print can carry a header or a URL with a secret in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+QUIET_LIBRARIES = ("github", "urllib3", "requests", "jira", "httpx", "alembic")
+
+
+def configure(*, verbose: bool = False) -> None:
+    """Send okrsync's logs to stderr: Rich when it is a terminal, plain text otherwise."""
+    level = logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("okrsync").setLevel(level)
+    logging.getLogger("connectors").setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

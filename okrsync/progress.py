@@ -1,0 +1,177 @@
+"""Gather the roll-up's inputs from the store: which tracker milestones each KR is linked to.
+
+A KR is linked to a milestone three ways (SPEC §3): by a link in its mapping; by a `kr:ID`
+token in a milestone's or version's description (or a `kr:ID` label on a Jira epic); and by
+`kr:ID` labels on issues, which form an implicit milestone "ID direct work" due at the
+cycle's end. A mapped milestone that the tracker does not have is kept, marked missing, so
+`status` shows the broken link instead of silently dropping it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from okrsync.ingest import kr_ids_from_text
+from okrsync.okrs import KeyResult, Link, OkrSet
+from okrsync.rollup import IssueFacts, MilestoneFacts, Rollup, RollupInputs, roll_up
+from okrsync.store import IssueMilestone, KrValue, TrackerIssue, TrackerMilestone
+
+
+@dataclass
+class Gathered:
+    """The roll-up inputs plus what the user should hear about (unknown `kr:` ids)."""
+
+    inputs: RollupInputs
+    unknown_kr_ids: dict[str, list[str]] = field(default_factory=dict)  # kr id -> where it was seen
+
+
+def find_milestone(milestones: Iterable[TrackerMilestone], link: Link) -> TrackerMilestone | None:
+    """Resolve a mapping link to a stored milestone (GitHub: by number, else by title, open first)."""
+    candidates = [m for m in milestones if m.source == link.source]
+    if link.kind == "github_milestone":
+        in_repo = [m for m in candidates if m.kind == "github_milestone" and m.container == link.target]
+        if link.number is not None:
+            return next((m for m in in_repo if m.number == link.number), None)
+        titled = [m for m in in_repo if m.title == link.milestone]
+        titled.sort(key=lambda m: (m.state != "open", -(m.number or 0)))
+        return titled[0] if titled else None
+    if link.kind in ("jira_version", "jira_epic"):
+        return next((m for m in candidates if m.key == link_key(link)), None)
+    return None
+
+
+def link_key(link: Link) -> str:
+    """The milestone key a link stands for (SPEC §4: `acme/web#12`, `jira:ONB/2.0`, `jira:ONB-12`)."""
+    if link.kind == "github_milestone":
+        return (
+            f"{link.target}#{link.number}" if link.number is not None else f"{link.target}:{link.milestone}"
+        )
+    if link.kind == "jira_jql":
+        return f"jira:jql:{link.title}"
+    return f"jira:{link.target}"
+
+
+def gather(
+    session: Session, okrs: OkrSet, *, label_prefix: str, include_pull_requests: dict[str, bool]
+) -> Gathered:
+    """Read every milestone, issue and measured value the roll-up needs."""
+    milestones = list(session.execute(select(TrackerMilestone)).scalars())
+    krs = okrs.key_results
+    linked: dict[str, list[tuple[TrackerMilestone | Link, float]]] = defaultdict(list)
+    for kr in krs.values():
+        for link in kr.links:
+            found = find_milestone(milestones, link)
+            linked[kr.id].append((found if found is not None else link, link.weight))
+    unknown: dict[str, list[str]] = defaultdict(list)
+    for m in milestones:
+        tokens = kr_ids_from_text(m.description, label_prefix)
+        if m.kind == "jira_epic":
+            tokens += [label[len(label_prefix) :] for label in m.labels if label.startswith(label_prefix)]
+        for kr_id in sorted(set(tokens)):
+            if kr_id not in krs:
+                unknown[kr_id].append(m.key)
+            elif all(not isinstance(t, TrackerMilestone) or t.key != m.key for t, _w in linked[kr_id]):
+                linked[kr_id].append((m, 1.0))
+
+    wanted = {m.key for pairs in linked.values() for m, _w in pairs if isinstance(m, TrackerMilestone)}
+    issues_by_milestone = _issues_by_milestone(session, wanted)
+    direct: dict[str, list[IssueFacts]] = defaultdict(list)
+    for issue in session.execute(select(TrackerIssue).where(TrackerIssue.has_kr_label)).scalars():
+        for kr_id in issue.kr_ids:
+            if kr_id in krs:
+                direct[kr_id].append(_facts(issue))
+            else:
+                unknown[kr_id].append(issue.key)
+
+    facts: dict[str, list[tuple[MilestoneFacts, float]]] = {}
+    for kr in krs.values():
+        pairs = [(_milestone_facts(m, issues_by_milestone), w) for m, w in linked[kr.id]]
+        if direct.get(kr.id):
+            pairs.append((_direct_work(kr, okrs, direct[kr.id]), 1.0))
+        facts[kr.id] = pairs
+    values = {v.kr_id: v.value for v in session.execute(select(KrValue)).scalars()}
+    inputs = RollupInputs(milestones=facts, values=values, include_pull_requests=include_pull_requests)
+    return Gathered(inputs=inputs, unknown_kr_ids=dict(unknown))
+
+
+def compute(
+    session: Session, okrs: OkrSet, *, today: date, label_prefix: str, include_pull_requests: dict[str, bool]
+) -> tuple[Rollup, Gathered]:
+    """Gather and roll up in one call: what `status`, `sync` and the alerts read."""
+    gathered = gather(session, okrs, label_prefix=label_prefix, include_pull_requests=include_pull_requests)
+    return roll_up(okrs, gathered.inputs, today=today), gathered
+
+
+def _issues_by_milestone(session: Session, keys: set[str]) -> dict[tuple[str, str], list[IssueFacts]]:
+    found: dict[tuple[str, str], list[IssueFacts]] = defaultdict(list)
+    key_list = sorted(keys)
+    for start in range(0, len(key_list), 500):
+        chunk = key_list[start : start + 500]
+        rows = session.execute(
+            select(IssueMilestone.source, IssueMilestone.milestone_key, TrackerIssue)
+            .join(
+                TrackerIssue,
+                (TrackerIssue.source == IssueMilestone.source)
+                & (TrackerIssue.key == IssueMilestone.issue_key),
+            )
+            .where(IssueMilestone.milestone_key.in_(chunk))
+        ).all()
+        for source, milestone_key, issue in rows:
+            found[(source, milestone_key)].append(_facts(issue))
+    return found
+
+
+def _facts(issue: TrackerIssue) -> IssueFacts:
+    return IssueFacts(
+        key=issue.key,
+        title=issue.title,
+        status=issue.status,  # type: ignore[arg-type]
+        url=issue.url,
+        assignee=issue.assignee,
+        points=issue.points,
+        done_at=issue.done_at,
+        is_pull_request=issue.is_pull_request,
+    )
+
+
+def _milestone_facts(
+    m: TrackerMilestone | Link, issues: dict[tuple[str, str], list[IssueFacts]]
+) -> MilestoneFacts:
+    if isinstance(m, Link):
+        return MilestoneFacts(
+            source=m.source,
+            key=link_key(m),
+            title=m.milestone or m.title or m.target,
+            state="open",
+            due=m.due,
+            issues=(),
+            found=False,
+        )
+    return MilestoneFacts(
+        source=m.source,
+        key=m.key,
+        title=m.title,
+        state="closed" if m.state == "closed" else "open",
+        due=m.due,
+        issues=tuple(issues.get((m.source, m.key), ())),
+        url=m.url,
+    )
+
+
+def _direct_work(kr: KeyResult, okrs: OkrSet, issues: list[IssueFacts]) -> MilestoneFacts:
+    cycle = okrs.cycles[okrs.objectives[kr.objective_id].cycle_id]
+    return MilestoneFacts(
+        source="labels",
+        key=f"kr:{kr.id}",
+        title=f"{kr.id} direct work",
+        state="open",
+        due=cycle.end,
+        issues=tuple(issues),
+        implicit=True,
+    )

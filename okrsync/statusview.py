@@ -1,0 +1,207 @@
+"""The status tree: one JSON document (SPEC §4, a stable interface) and its Rich rendering.
+
+The terminal tree is drawn from the JSON document, so both always say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from okrsync.okrs import OkrSet
+from okrsync.rollup import MilestoneProgress, Rollup
+from okrsync.store import SourceState
+
+STATUS_STYLE = {"done": "green", "on_track": "green", "at_risk": "yellow", "off_track": "red"}
+
+
+def _day(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
+    """Describe a milestone as SPEC §4 does (plus okrsync's extra fields)."""
+    return {
+        "source": m.source,
+        "key": m.key,
+        "title": m.title,
+        "url": m.url,
+        "due": _day(m.due),
+        "state": m.state,
+        "progress": round(m.progress, 4),
+        "done": m.done,
+        "total": m.total,
+        "excluded": m.excluded,
+        "status": m.status,
+        "forecast": _day(m.forecast),
+        "stalled": m.stalled,
+        "overdue": m.overdue,
+        "empty": m.empty,
+        "missing": m.missing,
+        "unestimated": m.unestimated,
+        "implicit": m.implicit,
+    }
+
+
+def status_document(
+    okrs: OkrSet,
+    rollup: Rollup,
+    sources: Iterable[SourceState],
+    *,
+    now: datetime,
+    cycle: str | None = None,
+    unknown_kr_ids: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Build the `status --json` document for every cycle, or for one."""
+    cycles = [c for c in okrs.cycles.values() if cycle is None or c.id == cycle]
+    cycle_ids = {c.id for c in cycles}
+    objectives = []
+    for objective in okrs.objectives.values():
+        if objective.cycle_id not in cycle_ids:
+            continue
+        progress = rollup.objectives[objective.id]
+        key_results = []
+        for kr in objective.key_results:
+            krp = rollup.key_results[kr.id]
+            key_results.append(
+                {
+                    "id": kr.id,
+                    "title": kr.title,
+                    "owner": kr.owner,
+                    "kind": kr.kind,
+                    "progress": round(krp.progress, 4),
+                    "score": krp.score,
+                    "status": krp.status,
+                    "confidence": krp.confidence,
+                    "expected": round(krp.expected, 4),
+                    "value": krp.value,
+                    "commitment": kr.commitment,
+                    "milestones": [milestone_json(m) for m in krp.milestones],
+                }
+            )
+        objectives.append(
+            {
+                "id": objective.id,
+                "title": objective.title,
+                "owner": objective.owner,
+                "team": objective.team,
+                "cycle": objective.cycle_id,
+                "parent": objective.parent,
+                "progress": round(progress.progress, 4),
+                "score": progress.score,
+                "status": progress.status,
+                "expected": round(progress.expected, 4),
+                "key_results": key_results,
+            }
+        )
+    return {
+        "generated_at": _time(now),
+        "cycles": [{"id": c.id, "start": c.start.isoformat(), "end": c.end.isoformat()} for c in cycles],
+        "objectives": objectives,
+        "sources": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "last_success": _time(s.last_success),
+                "last_attempt": _time(s.last_attempt),
+                "last_error": s.last_error,
+            }
+            for s in sources
+        ],
+        "unknown_kr_ids": {k: sorted(v) for k, v in sorted((unknown_kr_ids or {}).items())},
+    }
+
+
+def _badge(status: str) -> Text:
+    return Text(f"● {status.replace('_', ' ')}", style=STATUS_STYLE.get(status, "white"))
+
+
+def _pct(progress: float) -> str:
+    return f"{progress * 100:.0f}%"
+
+
+def _milestone_line(m: dict[str, Any]) -> Text:
+    line = Text()
+    line.append(m["title"], style="bold")
+    line.append(f" ({m['key']})", style="dim")
+    if m["missing"]:
+        line.append("  not found in the tracker", style="red")
+        return line
+    line.append(f"  {_pct(m['progress'])}  {m['done']}/{m['total']} done")
+    if m["excluded"]:
+        line.append(f", {m['excluded']} excluded", style="dim")
+    line.append(f"  due {m['due'] or '—'}")
+    if m["stalled"]:
+        line.append("  forecast: stalled", style="yellow")
+    elif m["forecast"]:
+        line.append(f"  forecast {m['forecast']}")
+    if m["empty"]:
+        line.append("  (empty)", style="dim")
+    line.append("  ")
+    line.append_text(_badge(m["status"]))
+    return line
+
+
+def render(document: dict[str, Any]) -> RenderableType:
+    """Draw the document as cycles → objectives (cascaded) → KRs → milestones, then sources."""
+    parts: list[RenderableType] = []
+    objectives = {o["id"]: o for o in document["objectives"]}
+    for cycle in document["cycles"]:
+        tree = Tree(Text(f"{cycle['id']}  {cycle['start']} → {cycle['end']}", style="bold cyan"))
+        roots = [
+            o
+            for o in objectives.values()
+            if o["cycle"] == cycle["id"] and (o["parent"] not in objectives or o["parent"] == o["id"])
+        ]
+        for objective in roots:
+            _add_objective(tree, objective, objectives, seen=set())
+        parts.append(tree)
+    table = Table(title="Sources", title_justify="left", show_edge=False)
+    for column in ("source", "last success", "last error"):
+        table.add_column(column)
+    for s in document["sources"]:
+        error = Text(s["last_error"] or "—", style="red" if s["last_error"] else "dim")
+        table.add_row(s["name"], s["last_success"] or "never", error)
+    parts.append(table)
+    if document.get("unknown_kr_ids"):
+        lines = [f"kr:{kr_id} on {', '.join(where)}" for kr_id, where in document["unknown_kr_ids"].items()]
+        parts.append(Text("Unknown KR ids in tracker labels: " + "; ".join(lines), style="yellow"))
+    return Group(*parts)
+
+
+def _add_objective(
+    parent: Tree, o: dict[str, Any], objectives: dict[str, dict[str, Any]], *, seen: set[str]
+) -> None:
+    if o["id"] in seen:
+        return
+    seen.add(o["id"])
+    label = Text()
+    label.append(f"{o['id']} ", style="bold")
+    label.append(o["title"])
+    label.append(f"  [{o['owner']}]  {_pct(o['progress'])} (expected {_pct(o['expected'])})  ", style="dim")
+    label.append_text(_badge(o["status"]))
+    node = parent.add(label)
+    for kr in o["key_results"]:
+        kr_label = Text()
+        kr_label.append(f"{kr['id']} ", style="bold")
+        kr_label.append(kr["title"])
+        kr_label.append(f"  [{kr['owner']}]  score {kr['score']:.2f}  ", style="dim")
+        kr_label.append_text(_badge(kr["status"]))
+        kr_node = node.add(kr_label)
+        for m in kr["milestones"]:
+            kr_node.add(_milestone_line(m))
+    for child in objectives.values():
+        if child["parent"] == o["id"] and child["id"] != o["id"]:
+            _add_objective(node, child, objectives, seen=seen)
