@@ -1,0 +1,499 @@
+"""Roll issue completion up into milestone, key-result and objective progress (SPEC §2).
+
+Everything here is pure: the facts come in as frozen records, `today` comes in as a keyword
+argument, and nothing touches the database, a tracker or the clock. That keeps every rule a
+one-line case in a parametrised test, and lets `status`, `score`, the report and the slip
+detector all read the same numbers.
+
+Flow: `milestone_progress` (issues → one milestone) → `kr_progress` (milestones or a metric
+value → one KR) → `roll_up` (KRs and child objectives → objectives, for a whole `OkrSet`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, NamedTuple
+
+from connectors.records import IssueStatus
+from okrsync.errors import MappingError, Problem
+from okrsync.okrs import Cycle, KeyResult, Objective, OkrSet, Weighting
+
+__all__ = [
+    "AT_RISK_GAP",
+    "BURN_UP_WINDOW_DAYS",
+    "LOW_CONFIDENCE",
+    "OFF_TRACK_GAP",
+    "Forecast",
+    "IssueFacts",
+    "KrProgress",
+    "MilestoneFacts",
+    "MilestoneProgress",
+    "ObjectiveProgress",
+    "Rollup",
+    "RollupInputs",
+    "Status",
+    "expected_progress",
+    "forecast",
+    "kr_progress",
+    "milestone_progress",
+    "roll_up",
+    "worst",
+]
+
+Status = Literal["done", "on_track", "at_risk", "off_track"]
+
+# Badness order for "an objective takes its worst KR's status".
+_BADNESS: dict[Status, int] = {"done": 0, "on_track": 1, "at_risk": 2, "off_track": 3}
+
+OFF_TRACK_GAP = 0.25  # progress this far below expected is off track
+AT_RISK_GAP = 0.10  # ... and this far below is at risk
+LOW_CONFIDENCE = 4  # a check-in confidence at or below this is at risk
+BURN_UP_WINDOW_DAYS = 14  # trailing days the burn-up rate is measured over
+
+# Threshold comparisons are made on differences of floats (0.6 - 0.25 is not exactly 0.35);
+# a value exactly on a boundary must not flip a traffic light because of binary rounding.
+_EPS = 1e-9
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueFacts:
+    """One issue of a milestone, as much of it as the roll-up and the alerts need."""
+
+    key: str
+    title: str
+    status: IssueStatus
+    url: str | None = None
+    assignee: str | None = None
+    points: float | None = None
+    done_at: datetime | None = None
+    is_pull_request: bool = False
+
+    def __post_init__(self) -> None:
+        # A naive done_at would silently shift burn-up days; stored timestamps are aware UTC.
+        if self.done_at is not None and self.done_at.utcoffset() is None:
+            msg = f"issue {self.key}: done_at must be timezone-aware, got {self.done_at.isoformat()}"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class MilestoneFacts:
+    """A milestone (GitHub milestone, Jira version, epic or JQL set) with its issues.
+
+    `due` is already a calendar day in the configured zone (see `okrsync.days.due_day`).
+    `found=False` means the mapping names a milestone the tracker does not have (deleted or
+    renamed): it carries no issues and is reported as `missing`. `implicit=True` marks the
+    "<KR-ID> direct work" milestone built from issues labelled `kr:<KR-ID>`.
+    """
+
+    source: str
+    key: str
+    title: str
+    state: Literal["open", "closed"]
+    due: date | None
+    issues: tuple[IssueFacts, ...]
+    url: str | None = None
+    found: bool = True
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class RollupInputs:
+    """Everything `roll_up` needs besides the OKRs themselves, keyed by KR id or source name.
+
+    - `milestones`: per KR id, its milestones each with the link weight (implicit milestones
+      included, usually with weight 1);
+    - `values`: current value of metric KRs (latest check-in or tracker count);
+    - `confidences`: latest check-in confidence (1–10) per KR id;
+    - `include_pull_requests`: per source name; a source not listed leaves pull requests out.
+    """
+
+    milestones: Mapping[str, Sequence[tuple[MilestoneFacts, float]]] = field(default_factory=dict)
+    values: Mapping[str, float] = field(default_factory=dict)
+    confidences: Mapping[str, int] = field(default_factory=dict)
+    include_pull_requests: Mapping[str, bool] = field(default_factory=dict)
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneProgress:
+    """Where one milestone stands on `today`.
+
+    `done`, `total` and `excluded` count issues: in-scope done, in-scope total, and excluded
+    (closed as not planned / won't do; pull requests left out by the source are in none of the
+    three). `done_weight`/`total_weight` are the same in the KR's weighting. `overdue` is true
+    only when the due day has passed *and* in-scope work is still open — the condition that
+    makes a milestone off track and raises `milestone.overdue`. `open_issues` are the in-scope
+    open issues, for alerts and `explain`.
+    """
+
+    source: str
+    key: str
+    title: str
+    url: str | None
+    due: date | None
+    state: Literal["open", "closed"]
+    progress: float
+    done: int
+    total: int
+    excluded: int
+    done_weight: float
+    total_weight: float
+    unestimated: int
+    empty: bool
+    missing: bool
+    forecast: date | None
+    stalled: bool
+    overdue: bool
+    status: Status
+    open_issues: tuple[IssueFacts, ...]
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class KrProgress:
+    """Where one key result stands: progress 0..1, its 2-decimal score and traffic light."""
+
+    id: str
+    progress: float
+    score: float
+    status: Status
+    expected: float
+    value: float | None
+    confidence: int | None
+    milestones: tuple[MilestoneProgress, ...]
+
+
+@dataclass(frozen=True)
+class ObjectiveProgress:
+    """Where one objective stands, from its KRs and its child objectives."""
+
+    id: str
+    progress: float
+    score: float
+    status: Status
+    expected: float
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """The progress of every objective and KR of an `OkrSet` on one day."""
+
+    objectives: dict[str, ObjectiveProgress]
+    key_results: dict[str, KrProgress]
+    today: date
+
+
+class Forecast(NamedTuple):
+    """When a milestone's remaining work will be done at the recent burn-up rate."""
+
+    day: date | None  # None when nothing remains, or when stalled
+    stalled: bool  # work remains and nothing was done in the trailing window
+    rate: float  # weight done per day over the trailing window
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def worst(statuses: Iterable[Status]) -> Status | None:
+    """Return the worst status (done < on_track < at_risk < off_track), None for none."""
+    return max(statuses, key=_BADNESS.__getitem__, default=None)
+
+
+def expected_progress(cycle: Cycle, today: date) -> float:
+    """Return the share of `cycle` elapsed on `today`: where progress "should" be.
+
+    Days are counted inclusively on both ends, so today counts as elapsed: on the first day
+    of a 92-day quarter 1/92 is expected, on its last day 1.0. That reads naturally in a
+    status report ("by the end of today"), and makes the last day demand completion. Before
+    the cycle starts it is 0, after it ends 1.
+    """
+    length = (cycle.end - cycle.start).days + 1
+    if length <= 0:
+        return 1.0 if today >= cycle.start else 0.0
+    elapsed = (today - cycle.start).days + 1
+    return min(1.0, max(0.0, elapsed / length))
+
+
+def forecast(
+    remaining: float,
+    *,
+    done: Iterable[tuple[datetime | None, float]],
+    today: date,
+) -> Forecast:
+    """Forecast the day `remaining` weight will be done, from recent done dates.
+
+    The rate is the weight of issues done in the trailing `BURN_UP_WINDOW_DAYS` days
+    (today-13 .. today inclusive) divided by 14. A done instant is read as its UTC date:
+    shifting a close by a few hours moves it across the window edge at most once, which does
+    not matter for a two-week average, and it keeps this function free of a timezone.
+    `done` pairs each done issue's `done_at` (None when the tracker gave none: it counts as done
+    but says nothing about pace) with its weight.
+    """
+    window_start = today - timedelta(days=BURN_UP_WINDOW_DAYS - 1)
+    recent = sum(
+        weight
+        for done_at, weight in done
+        if done_at is not None and window_start <= done_at.astimezone(UTC).date() <= today
+    )
+    rate = recent / BURN_UP_WINDOW_DAYS
+    if remaining <= _EPS:
+        return Forecast(day=None, stalled=False, rate=rate)
+    if rate <= 0:
+        return Forecast(day=None, stalled=True, rate=0.0)
+    # Subtract a hair before rounding up so 10.000000000001 days stays 10 days.
+    days = math.ceil(remaining / rate - _EPS)
+    return Forecast(day=today + timedelta(days=days), stalled=False, rate=rate)
+
+
+def _in_scope(issue: IssueFacts, include_pull_requests: bool) -> bool:
+    return include_pull_requests or not issue.is_pull_request
+
+
+def milestone_progress(
+    m: MilestoneFacts,
+    *,
+    weighting: Weighting,
+    today: date,
+    include_pull_requests: bool = False,
+) -> MilestoneProgress:
+    """Compute one milestone's progress, forecast and status on `today` (SPEC §2).
+
+    Excluded issues are out of scope, and pull requests too unless the source includes them.
+    With `points` weighting an unestimated issue weighs the median of the milestone's estimated
+    in-scope issues (1 if none is estimated), so a few missing estimates neither stall nor
+    inflate progress; they are counted in `unestimated` so the gap stays visible.
+
+    A milestone the tracker no longer has (`found=False`) is `missing`: progress 0 and
+    `at_risk`, not `off_track`, because nothing is known to be late — the link is broken, and
+    `link.broken` tells the owner so.
+    """
+    considered = [i for i in m.issues if _in_scope(i, include_pull_requests)] if m.found else []
+    scoped = [i for i in considered if i.status != "excluded"]
+    excluded = len(considered) - len(scoped)
+
+    unestimated = 0
+    if weighting == "points":
+        estimates = [i.points for i in scoped if i.points is not None]
+        fallback = float(statistics.median(estimates)) if estimates else 1.0
+        weights = [fallback if i.points is None else float(i.points) for i in scoped]
+        unestimated = sum(1 for i in scoped if i.points is None)
+    else:
+        weights = [1.0] * len(scoped)
+
+    done_weight = sum(w for i, w in zip(scoped, weights, strict=True) if i.status == "done")
+    total_weight = sum(weights)
+    done = sum(1 for i in scoped if i.status == "done")
+    open_issues = tuple(i for i in scoped if i.status == "open")
+    empty = m.found and not scoped
+
+    if not m.found or not scoped:
+        # SPEC: an empty milestone is complete once closed (or released), else not started.
+        progress = 1.0 if (m.found and m.state == "closed") else 0.0
+    elif total_weight > 0:
+        progress = done_weight / total_weight
+    else:
+        # Every in-scope issue estimated at 0 points: fall back to counting issues.
+        progress = done / len(scoped)
+
+    fc = forecast(
+        total_weight - done_weight,
+        done=((i.done_at, w) for i, w in zip(scoped, weights, strict=True) if i.status == "done"),
+        today=today,
+    )
+    work_open = bool(open_issues)
+    overdue = m.due is not None and today > m.due and work_open
+
+    status: Status
+    if not m.found:
+        status = "at_risk"
+    elif progress >= 1:
+        status = "done"
+    elif overdue:
+        status = "off_track"
+    elif (
+        m.due is not None
+        and work_open
+        and ((fc.day is not None and fc.day > m.due) or (fc.stalled and today <= m.due))
+    ):
+        # A stalled milestone with no due day has nothing to slip against: not at risk.
+        status = "at_risk"
+    else:
+        status = "on_track"
+
+    return MilestoneProgress(
+        source=m.source,
+        key=m.key,
+        title=m.title,
+        url=m.url,
+        due=m.due,
+        state=m.state,
+        progress=progress,
+        done=done,
+        total=len(scoped),
+        excluded=excluded,
+        done_weight=done_weight,
+        total_weight=total_weight,
+        unestimated=unestimated,
+        empty=empty,
+        missing=not m.found,
+        forecast=fc.day,
+        stalled=fc.stalled,
+        overdue=overdue,
+        status=status,
+        open_issues=open_issues,
+        implicit=m.implicit,
+    )
+
+
+def _metric_progress(kr: KeyResult, value: float | None) -> float:
+    """Return clamp((value - baseline) / (target - baseline), 0, 1); 0 when unknowable.
+
+    The formula works for falling targets (4 s → 1.5 s) because numerator and denominator are
+    both negative. A missing baseline counts as 0 (the usual start for a count); a missing
+    value or target gives 0; baseline == target (a lint warning) gives 1 only on the target.
+    """
+    if value is None or kr.target is None:
+        return 0.0
+    baseline = kr.baseline if kr.baseline is not None else 0.0
+    span = kr.target - baseline
+    if span == 0:
+        return 1.0 if value == kr.target else 0.0
+    return min(1.0, max(0.0, (value - baseline) / span))
+
+
+def _status(
+    progress: float, *, expected: float, milestones: Iterable[MilestoneProgress], confidence: int | None
+) -> Status:
+    """Apply SPEC §2's traffic-light order to a KR (first match wins)."""
+    ms_status = worst(m.status for m in milestones)
+    if progress >= 1:
+        return "done"
+    if ms_status == "off_track" or progress < expected - OFF_TRACK_GAP - _EPS:
+        return "off_track"
+    # A milestone is at risk when its forecast lands after its due day (or it has stalled
+    # before it, or its link is broken): any of those puts the KR at risk.
+    if (
+        ms_status == "at_risk"
+        or progress < expected - AT_RISK_GAP - _EPS
+        or (confidence is not None and confidence <= LOW_CONFIDENCE)
+    ):
+        return "at_risk"
+    return "on_track"
+
+
+def kr_progress(
+    kr: KeyResult,
+    milestones: Sequence[tuple[MilestoneProgress, float]],
+    *,
+    value: float | None,
+    confidence: int | None,
+    expected: float,
+) -> KrProgress:
+    """Compute a key result's progress, score and status from its milestones or its value.
+
+    A `milestones` KR takes the link-weighted mean of its milestones' progress (0 with no
+    milestones, or when every link weight is 0). A `metric` KR takes its value against
+    baseline and target; any milestones still count towards its status.
+    """
+    if kr.kind == "metric":
+        progress = _metric_progress(kr, value)
+    else:
+        total = sum(w for _, w in milestones)
+        progress = sum(m.progress * w for m, w in milestones) / total if total > 0 else 0.0
+    ms = tuple(m for m, _ in milestones)
+    return KrProgress(
+        id=kr.id,
+        progress=progress,
+        score=round(progress, 2),
+        status=_status(progress, expected=expected, milestones=ms, confidence=confidence),
+        expected=expected,
+        value=value,
+        confidence=confidence,
+        milestones=ms,
+    )
+
+
+def _cycle_of(okrs: OkrSet, objective: Objective) -> Cycle:
+    try:
+        return okrs.cycles[objective.cycle_id]
+    except KeyError:
+        problem = Problem(
+            objective.where.file,
+            objective.where.line,
+            f"objective {objective.id}.cycle",
+            f"expected one of the cycles {sorted(okrs.cycles)}, got {objective.cycle_id!r}",
+        )
+        raise MappingError([problem]) from None
+
+
+def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
+    """Compute the progress of every KR and objective of `okrs` on `today`.
+
+    An objective's progress is the weighted mean over its KRs (`KeyResult.weight`) and its
+    child objectives (`Objective.weight`; children are found through `parent`, in any cycle).
+    Its status is its worst KR's; with no KRs, its worst child's; with neither, `on_track`
+    at progress 0. A parent loop (which validation should already refuse) is cut where it
+    closes: an objective being computed is not counted again as its own descendant.
+    """
+    key_results: dict[str, KrProgress] = {}
+    for objective in okrs.objectives.values():
+        expected = expected_progress(_cycle_of(okrs, objective), today)
+        for kr in objective.key_results:
+            ms = [
+                (
+                    milestone_progress(
+                        facts,
+                        weighting=kr.weighting,
+                        today=today,
+                        include_pull_requests=inputs.include_pull_requests.get(facts.source, False),
+                    ),
+                    weight,
+                )
+                for facts, weight in inputs.milestones.get(kr.id, ())
+            ]
+            key_results[kr.id] = kr_progress(
+                kr,
+                ms,
+                value=inputs.values.get(kr.id),
+                confidence=inputs.confidences.get(kr.id),
+                expected=expected,
+            )
+
+    objectives: dict[str, ObjectiveProgress] = {}
+    visiting: set[str] = set()
+
+    def visit(objective: Objective) -> ObjectiveProgress:
+        if objective.id in objectives:
+            return objectives[objective.id]
+        visiting.add(objective.id)
+        children = [
+            (visit(child), child.weight) for child in okrs.children(objective.id) if child.id not in visiting
+        ]
+        krs = [(key_results[kr.id], kr.weight) for kr in objective.key_results]
+        parts = [(p.progress, w) for p, w in krs] + [(c.progress, w) for c, w in children]
+        total = sum(w for _, w in parts)
+        progress = sum(p * w for p, w in parts) / total if total > 0 else 0.0
+        status = worst(p.status for p, _ in krs) or worst(c.status for c, _ in children) or "on_track"
+        result = ObjectiveProgress(
+            id=objective.id,
+            progress=progress,
+            score=round(progress, 2),
+            status=status,
+            expected=expected_progress(_cycle_of(okrs, objective), today),
+        )
+        visiting.discard(objective.id)
+        objectives[objective.id] = result
+        return result
+
+    for objective in okrs.objectives.values():
+        visit(objective)
+    return Rollup(objectives=objectives, key_results=key_results, today=today)
