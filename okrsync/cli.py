@@ -203,7 +203,7 @@ def _with_progress(work: Any) -> Any:
 
 def _print_summary(settings: Any, okrs: Any, engine: Any) -> None:
     from okrsync.days import local_day
-    from okrsync.progress import compute
+    from okrsync.progress import compute, include_pull_requests
     from okrsync.store import session
 
     with session(engine) as db:
@@ -212,17 +212,13 @@ def _print_summary(settings: Any, okrs: Any, engine: Any) -> None:
             okrs,
             today=local_day(now(), settings.okrsync.tz),
             label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=_include_prs(settings),
+            include_pull_requests=include_pull_requests(settings),
         )
     counts: dict[str, int] = {}
     for kr in rollup.key_results.values():
         counts[kr.status] = counts.get(kr.status, 0) + 1
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
     out.print(f"{len(rollup.key_results)} key result(s): {summary or 'none'}", highlight=False)
-
-
-def _include_prs(settings: Any) -> dict[str, bool]:
-    return {name: bool(getattr(s, "include_pull_requests", False)) for name, s in settings.sources.items()}
 
 
 @app.command()
@@ -234,46 +230,19 @@ def status(
     ] = False,
 ) -> None:
     """Show objectives → key results → milestones with progress, status, due and forecast."""
+    from okrsync.progress import status_for
+
     settings, okrs = load(ctx)
     if cycle is not None and cycle not in okrs.cycles:
         fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
     engine = open_db(settings)
-    document = build_status(settings, okrs, engine, moment=now(), cycle=cycle)
+    document = status_for(settings, okrs, engine, moment=now(), cycle=cycle)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         from okrsync.statusview import render
 
         out.print(render(document))
-
-
-def build_status(
-    settings: Any, okrs: Any, engine: Any, *, moment: datetime, cycle: str | None
-) -> dict[str, Any]:
-    """Roll up from the store and build the status document."""
-    from sqlalchemy import select
-
-    from okrsync.days import local_day
-    from okrsync.progress import compute
-    from okrsync.statusview import status_document
-    from okrsync.store import SourceState, session
-
-    with session(engine) as db:
-        rollup, gathered = compute(
-            db,
-            okrs,
-            today=local_day(moment, settings.okrsync.tz),
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=_include_prs(settings),
-        )
-        states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
-    sources = [
-        states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
-        for name, s in settings.sources.items()
-    ]
-    return status_document(
-        okrs, rollup, sources, now=moment, cycle=cycle, unknown_kr_ids=gathered.unknown_kr_ids
-    )
 
 
 @app.command()

@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from okrsync.days import local_day
 from okrsync.ingest import kr_ids_from_text
 from okrsync.okrs import KeyResult, Link, OkrSet
 from okrsync.rollup import IssueFacts, MilestoneFacts, Rollup, RollupInputs, roll_up
-from okrsync.store import IssueMilestone, KrValue, TrackerIssue, TrackerMilestone
+from okrsync.statusview import status_document
+from okrsync.store import IssueMilestone, KrValue, SourceState, TrackerIssue, TrackerMilestone, session
 
 
 @dataclass
@@ -174,4 +177,31 @@ def _direct_work(kr: KeyResult, okrs: OkrSet, issues: list[IssueFacts]) -> Miles
         due=cycle.end,
         issues=tuple(issues),
         implicit=True,
+    )
+
+
+def include_pull_requests(settings: Any) -> dict[str, bool]:
+    """Say, per source, whether pull requests count as work (SPEC §2: not unless asked)."""
+    return {name: bool(getattr(s, "include_pull_requests", False)) for name, s in settings.sources.items()}
+
+
+def status_for(
+    settings: Any, okrs: OkrSet, engine: Any, *, moment: datetime, cycle: str | None
+) -> dict[str, Any]:
+    """Roll up from the store and build the `status` document (SPEC §4)."""
+    with session(engine) as db:
+        rollup, gathered = compute(
+            db,
+            okrs,
+            today=local_day(moment, settings.okrsync.tz),
+            label_prefix=settings.okrsync.label_prefix,
+            include_pull_requests=include_pull_requests(settings),
+        )
+        states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
+    sources = [
+        states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
+        for name, s in settings.sources.items()
+    ]
+    return status_document(
+        okrs, rollup, sources, now=moment, cycle=cycle, unknown_kr_ids=gathered.unknown_kr_ids
     )

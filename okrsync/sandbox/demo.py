@@ -1,0 +1,202 @@
+"""`okrsync demo`: a small org in the simulated trackers, one sync, the status tree.
+
+No network and no credentials: the simulator runs on 127.0.0.1 and the demo writes its own
+config and database in a temporary folder. The demo's OKRs are the files in `mappings/`
+(shipped inside the package as `okrsync/sandbox/demo_mappings`).
+
+The demo's clock is the real one while it falls inside the demo's quarter (2026-Q4); outside
+it, the demo pins its clock to 2026-11-22 09:00 UTC so the story it tells stays the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from okrsync.sandbox.github import GitHubSim
+
+DEMO_MAPPINGS = Path(__file__).parent / "demo_mappings"
+DEMO_TOKEN = "demo-token-not-a-secret"
+QUARTER = (date(2026, 10, 1), date(2026, 12, 31))
+PINNED_NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def demo_now(real: datetime | None = None) -> datetime:
+    """Use the real clock inside the demo's quarter, else a fixed moment in it."""
+    real = real or datetime.now(UTC)
+    return real if QUARTER[0] <= real.date() <= QUARTER[1] - timedelta(days=7) else PINNED_NOW
+
+
+def pacific_due(day: date) -> datetime:
+    """Encode a due day the way GitHub does: Pacific midnight, 08:00Z in winter."""
+    return datetime(day.year, day.month, day.day, 8, 0, tzinfo=UTC)
+
+
+def seed(sim: GitHubSim, *, now: datetime) -> None:
+    """Create the demo org: two repos, four milestones, issues in every state."""
+    today = now.date()
+
+    def ago(days: float) -> datetime:
+        return now - timedelta(days=days)
+
+    for repo in ("acme/web", "acme/api"):
+        sim.add_repo(repo)
+
+    onboarding = sim.add_milestone(
+        "acme/web", "Onboarding v2", due_on=pacific_due(today + timedelta(days=10))
+    )
+    titles = [
+        ("Welcome screen copy", "carol", 12),
+        ("Email verification step", "bob", 9),
+        ("Team invite flow", "frank", 6),
+        ("Progress indicator", "carol", 4),
+        ("Skip-for-now option", "bob", 2),
+    ]
+    for title, who, days in titles:
+        number = sim.add_issue("acme/web", title, milestone=onboarding, assignee=who)
+        sim.close_issue("acme/web", number, at=ago(days))
+    for title, who in [
+        ("SSO sign-up path", "frank"),
+        ("Empty-state illustrations", "carol"),
+        ("Mobile layout for step 3", None),
+        ("Analytics events for funnel", "bob"),
+        ("Accessibility audit fixes", "grace"),
+    ]:
+        sim.add_issue("acme/web", title, milestone=onboarding, assignee=who)
+    dropped = sim.add_issue("acme/web", "Animated mascot", milestone=onboarding)
+    sim.close_issue("acme/web", dropped, reason="not_planned", at=ago(8))
+    sim.add_issue("acme/web", "Onboarding v2: wire the new steps", milestone=onboarding, pull_request=True)
+
+    errors = sim.add_milestone("acme/web", "Error budget", due_on=pacific_due(today + timedelta(days=30)))
+    for index, title in enumerate(["Retry failed invites", "Friendly 500 page", "Client-side validation"]):
+        number = sim.add_issue("acme/web", title, milestone=errors, assignee="carol")
+        if index == 0:
+            sim.close_issue("acme/web", number, at=ago(3))
+    sim.add_issue("acme/web", "Fix double-submit on signup", labels=["bug", "kr:ENG-1.2"], assignee="dave")
+    closed = sim.add_issue("acme/web", "Log signup errors to Sentry", labels=["kr:ENG-1.2"], assignee="dave")
+    sim.close_issue("acme/web", closed, at=ago(5))
+    sim.add_issue("acme/web", "Tidy legacy wizard", labels=["kr:ENG-9.9"])  # an unknown KR id
+
+    signup = sim.add_milestone("acme/api", "Signup API", due_on=pacific_due(today - timedelta(days=3)))
+    for index, title in enumerate(
+        ["POST /signup", "Rate-limit signups", "Domain allow-list", "Welcome webhook", "Captcha", "Audit log"]
+    ):
+        number = sim.add_issue(
+            "acme/api", title, milestone=signup, assignee="frank" if index % 2 else "grace"
+        )
+        if index < 4:
+            sim.close_issue("acme/api", number, at=ago(20 - index * 4))
+
+    perf = sim.add_milestone(
+        "acme/api",
+        "Perf sprint",
+        due_on=pacific_due(today + timedelta(days=20)),
+        description="Latency work for the signup path. kr:ENG-2.1",
+    )
+    for title, points, done_days in [
+        ("Cache plan lookups", 5, 6),
+        ("Batch audit writes", 3, 2),
+        ("Index signup emails", 2, None),
+        ("Trim JSON payloads", 8, None),
+        ("Profile cold starts", None, None),
+    ]:
+        labels = [f"points:{points}"] if points else []
+        number = sim.add_issue("acme/api", title, milestone=perf, labels=labels, assignee="erin")
+        if done_days is not None:
+            sim.close_issue("acme/api", number, at=ago(done_days))
+
+    for index in range(12):
+        number = sim.add_issue("acme/api", f"Customer bug #{index + 1}", labels=["customer-bug"])
+        sim.close_issue("acme/api", number, at=ago(40 + index * 7))
+    for index in range(3):
+        sim.add_issue("acme/api", f"Open customer bug #{index + 13}", labels=["customer-bug"])
+
+
+def write_config(folder: Path, *, github_url: str) -> Path:
+    """Write the demo's config.toml and copy its mappings; return the config path."""
+    mappings = folder / "mappings"
+    if mappings.exists():
+        shutil.rmtree(mappings)
+    shutil.copytree(DEMO_MAPPINGS, mappings)
+    config = folder / "config.toml"
+    config.write_text(
+        f"""# Written by `okrsync demo`: the simulated GitHub on 127.0.0.1.
+[okrsync]
+database_url = "sqlite:///{(folder / "okrsync.db").as_posix()}"
+mappings = "mappings"
+timezone = "Europe/Berlin"
+poll_interval = 60
+
+[sources.github]
+kind = "github"
+base_url = "{github_url}"
+token = "{DEMO_TOKEN}"
+repos = ["acme/web", "acme/api"]
+
+[people.alice]
+name = "Alice Moreau"
+[people.bob]
+name = "Bob Stone"
+email = "bob@acme.test"
+[people.carol]
+name = "Carol Diaz"
+[people.dana]
+name = "Dana Okafor"
+[people.erin]
+name = "Erin Lind"
+"""
+    )
+    return config
+
+
+def run_demo(
+    console: Console, *, workdir: Path | None = None, clock: Callable[[], datetime] | None = None
+) -> int:
+    """Seed the simulator, sync once, print the tree; return the exit code."""
+    from okrsync.engine import run_cycle
+    from okrsync.mappings import load_okrs
+    from okrsync.progress import status_for
+    from okrsync.settings import load_settings
+    from okrsync.statusview import render
+    from okrsync.store import open_store
+
+    started = time.monotonic()
+    moment = (clock or demo_now)()
+    temp = None
+    if workdir is None:
+        temp = tempfile.TemporaryDirectory(prefix="okrsync-demo-")
+        folder = Path(temp.name)
+    else:
+        folder = workdir
+        folder.mkdir(parents=True, exist_ok=True)
+    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: moment)
+    try:
+        seed(sim, now=moment)
+        sim.start()
+        config = write_config(folder, github_url=sim.url)
+        settings = load_settings(config)
+        okrs = load_okrs(settings.okrsync.mappings, settings=settings)
+        engine = open_store(settings.okrsync.database_url)
+        console.print(Text(f"okrsync demo — simulated GitHub at {sim.url}, files in {folder}", style="bold"))
+        report = run_cycle(settings, okrs, engine, now=moment)
+        for outcome in report.sources:
+            line = (
+                outcome.error
+                or f"{outcome.name}: {outcome.issues} issues, {outcome.milestones} milestones synced"
+            )
+            console.print(Text(("✗ " if outcome.error else "✓ ") + line))
+        document = status_for(settings, okrs, engine, moment=moment, cycle=None)
+        console.print(render(document))
+        console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))
+        return 1 if report.failed else 0
+    finally:
+        sim.stop()
+        if temp is not None:
+            temp.cleanup()
