@@ -36,6 +36,7 @@ class SourceOutcome:
     ok: bool
     error: str | None = None
     issues: int = 0
+    changed: int = 0
     milestones: int = 0
     removed: int = 0
     requests: int = 0
@@ -104,7 +105,9 @@ def poll_source(
                     complete_containers=batch.complete_containers,
                     tz=settings.okrsync.tz,
                 )
-                save_issues(db, name, batch.issues, label_prefix=settings.okrsync.label_prefix)
+                outcome.changed += save_issues(
+                    db, name, batch.issues, label_prefix=settings.okrsync.label_prefix
+                )
                 remove_issues(db, name, batch.removed_issues)
                 outcome.issues += len(batch.issues)
                 outcome.milestones += len(batch.milestones)
@@ -129,9 +132,10 @@ def poll_source(
         _record_failure(engine, name, kind=kind, now=now, error=outcome.error or "failed")
     else:
         logger.info(
-            "source %s: %d issues, %d milestones, %d removed, %d requests (%d not modified)",
+            "source %s: %d issues (%d changed), %d milestones, %d removed, %d requests (%d not modified)",
             name,
             outcome.issues,
+            outcome.changed,
             outcome.milestones,
             outcome.removed,
             outcome.requests,

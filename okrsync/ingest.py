@@ -48,13 +48,28 @@ def kr_ids_from_text(text: str, prefix: str) -> list[str]:
     return sorted(found - {""})
 
 
-def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *, label_prefix: str) -> None:
-    """Upsert issues and replace their milestone memberships; a repeated key keeps the newest."""
+def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *, label_prefix: str) -> int:
+    """Upsert issues and replace their milestone memberships; return how many were new or changed.
+
+    Polls overlap, so most repeats carry the `updated_at` already stored: those are not
+    changes, and counting them apart is how a test proves each change is seen exactly once.
+    """
     newest: dict[str, IssueRecord] = {}
     for record in records:
         seen = newest.get(record.key)
         if seen is None or record.updated_at >= seen.updated_at:
             newest[record.key] = record
+    if not newest:
+        return 0
+    known: dict[str, Any] = {}
+    for chunk in _chunks(list(newest), 500):
+        rows = session.execute(
+            select(TrackerIssue.key, TrackerIssue.updated_at).where(
+                TrackerIssue.source == source, TrackerIssue.key.in_(chunk)
+            )
+        )
+        known.update({key: updated for key, updated in rows})
+    changed = sum(1 for r in newest.values() if r.key not in known or known[r.key] != r.updated_at)
     rows = []
     for r in newest.values():
         kr_ids = kr_ids_from_labels(r.labels, label_prefix)
@@ -91,6 +106,7 @@ def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *
     ]
     for chunk in _chunks(memberships, 500):
         session.execute(IssueMilestone.__table__.insert(), chunk)  # type: ignore[attr-defined]
+    return changed
 
 
 def remove_issues(session: Session, source: str, keys: Sequence[str]) -> None:

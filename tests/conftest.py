@@ -1,0 +1,42 @@
+"""Shared fixtures: a database on SQLite and, when OKRSYNC_TEST_DATABASE_URL is set, PostgreSQL.
+
+Each PostgreSQL test gets its own schema (through the connection's search_path), so tests
+never see each other's rows and the schema is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("OKRSYNC_TEST_DATABASE_URL")
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Yield a fresh, empty database URL on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'okrsync.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("OKRSYNC_TEST_DATABASE_URL is not set (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

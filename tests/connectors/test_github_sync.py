@@ -1,0 +1,202 @@
+"""The GitHub connector end to end: real PyGithub client, simulator on 127.0.0.1, real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from okrsync.engine import run_cycle
+from okrsync.progress import status_for
+from okrsync.sandbox.github import GitHubSim
+from okrsync.sandbox.http import Fault
+from okrsync.store import IssueMilestone, SourceState, TrackerIssue, session
+from tests.helpers import FakeClock, Project, write_project
+
+TOKEN = "ghp_testtoken_0123456789abcdef"
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def sim(clock: FakeClock) -> Iterator[GitHubSim]:
+    simulator = GitHubSim(tokens={TOKEN: "okrsync"}, clock=clock)
+    simulator.add_repo("acme/web")
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def project(sim: GitHubSim, tmp_path: Path, database_url: str) -> Project:
+    return write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
+
+
+def stored(project: Project) -> dict[str, TrackerIssue]:
+    with session(project.engine) as db:
+        return {i.key: i for i in db.execute(select(TrackerIssue)).scalars()}
+
+
+def members(project: Project, milestone_key: str) -> set[str]:
+    with session(project.engine) as db:
+        rows = db.execute(select(IssueMilestone.issue_key).where(IssueMilestone.milestone_key == milestone_key))
+        return {row[0] for row in rows}
+
+
+def cycle(project: Project, clock: FakeClock):  # noqa: ANN201 - the engine's report
+    return run_cycle(project.settings, project.okrs, project.engine, now=clock())
+
+
+def milestone_json(project: Project, clock: FakeClock) -> dict:
+    document = status_for(project.settings, project.okrs, project.engine, moment=clock(), cycle=None)
+    return document["objectives"][0]["key_results"][0]["milestones"][0]
+
+
+def test_full_sync_pages_every_issue_and_leaves_pull_requests_out(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2", due_on=datetime(2026, 12, 4, 8, tzinfo=UTC))
+    for index in range(230):
+        issue = sim.add_issue("acme/web", f"Task {index}", milestone=number if index < 10 else None)
+        if index < 4:
+            sim.close_issue("acme/web", issue)
+    sim.add_issue("acme/web", "The PR for it", milestone=number, pull_request=True)
+
+    report = cycle(project, clock)
+
+    assert not report.failed
+    issues = stored(project)
+    assert len(issues) == 231
+    pages = [r for r in sim.log() if r.path == "/repos/acme/web/issues"]
+    assert len(pages) == 3  # 231 items at 100 a page, followed through Link headers
+    assert issues["acme/web#231"].is_pull_request
+    assert len(members(project, f"acme/web#{number}")) == 11
+    shown = milestone_json(project, clock)
+    assert (shown["done"], shown["total"], shown["key"]) == (4, 10, f"acme/web#{number}")
+    assert shown["due"] == "2026-12-04"
+
+
+def test_incremental_sync_sees_each_change_once_including_same_second_updates(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    first = sim.add_issue("acme/web", "First", milestone=number)
+    sim.add_issue("acme/web", "Second", milestone=number)
+    clock.tick(60)
+    boundary = sim.add_issue("acme/web", "Updated at the boundary", milestone=number)
+    assert not cycle(project, clock).failed
+
+    # Same second as the cursor's high-water mark: an issue changed right after the poll read it.
+    sim.close_issue("acme/web", first)  # stamped clock() == the boundary issue's updated_at
+    late = sim.add_issue("acme/web", "Created in the same second", milestone=number)
+    clock.tick(30)
+    sim.update_issue("acme/web", boundary, title="Renamed")
+
+    report = cycle(project, clock)
+
+    assert not report.failed
+    assert report.sources[0].changed == 3  # close, create, rename: each applied exactly once
+    issues = stored(project)
+    assert issues[f"acme/web#{first}"].status == "done"
+    assert issues[f"acme/web#{boundary}"].title == "Renamed"
+    assert f"acme/web#{late}" in issues
+    again = cycle(project, clock)
+    assert again.sources[0].changed == 0
+
+
+def test_same_second_update_is_seen_even_without_overlap(
+    sim: GitHubSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    project = write_project(
+        tmp_path,
+        database_url=database_url,
+        github_url=sim.url,
+        token=TOKEN,
+        extra="overlap_seconds = 0",
+    )
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    sim.add_issue("acme/web", "Seen by the first poll", milestone=number)
+    assert not cycle(project, clock).failed
+    twin = sim.add_issue("acme/web", "Same second, after the poll", milestone=number)
+
+    cycle(project, clock)
+
+    assert f"acme/web#{twin}" in stored(project)
+
+
+def test_a_deleted_issue_disappears(sim: GitHubSim, project: Project, clock: FakeClock) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    keep = sim.add_issue("acme/web", "Keep", milestone=number)
+    gone = sim.add_issue("acme/web", "Delete me", milestone=number)
+    cycle(project, clock)
+    clock.tick(120)
+    sim.delete_issue("acme/web", gone)
+
+    report = cycle(project, clock)
+
+    assert not report.failed
+    assert report.sources[0].removed == 1
+    assert set(stored(project)) == {f"acme/web#{keep}"}
+    assert members(project, f"acme/web#{number}") == {f"acme/web#{keep}"}
+
+
+def test_a_poll_with_nothing_changed_makes_only_conditional_requests_answered_304(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    for index in range(3):
+        sim.add_issue("acme/web", f"Task {index}", milestone=number)
+    cycle(project, clock)
+    clock.tick(300)
+    cycle(project, clock)  # the cursor settles: the same URLs as the next poll
+    remaining = sim.rate_remaining("okrsync")
+    sim.clear_log()
+    clock.tick(300)
+
+    report = cycle(project, clock)
+
+    log = sim.log()
+    assert not report.failed
+    assert log, "the poll made no request at all"
+    assert all(r.status == 304 for r in log), [(r.path, r.status) for r in log]
+    assert all("if-none-match" in r.headers for r in log)
+    assert sim.rate_remaining("okrsync") == remaining
+
+
+def test_a_source_failing_for_a_whole_cycle_keeps_its_cursor_and_catches_up(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    sim.add_issue("acme/web", "Before the outage", milestone=number)
+    cycle(project, clock)
+    with session(project.engine) as db:
+        cursor_before = db.get(SourceState, "github").cursor
+    clock.tick(60)
+    during = sim.add_issue("acme/web", "Filed during the outage", milestone=number)
+    sim.inject(Fault(status=500, body={"message": "Server Error"}))
+
+    report = cycle(project, clock)
+
+    assert [s.name for s in report.failed] == ["github"]
+    assert "github" in (report.failed[0].error or "")
+    with session(project.engine) as db:
+        state = db.get(SourceState, "github")
+        assert state.cursor == cursor_before
+        assert state.last_error and "500" in state.last_error
+    document = status_for(project.settings, project.okrs, project.engine, moment=clock(), cycle=None)
+    assert document["sources"][0]["last_error"]
+    assert f"acme/web#{during}" not in stored(project)
+
+    sim.clear_faults()
+    clock.tick(60)
+    assert not cycle(project, clock).failed
+    assert f"acme/web#{during}" in stored(project)
+    with session(project.engine) as db:
+        assert db.get(SourceState, "github").last_error is None

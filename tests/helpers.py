@@ -1,0 +1,97 @@
+"""Test helpers: a controllable clock and a small project (config + mappings) on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from okrsync.mappings import load_okrs
+from okrsync.settings import load_settings
+from okrsync.store import open_store
+
+
+class FakeClock:
+    """A clock the test moves by hand; the simulator and the engine both read it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+MAPPING = """
+[cycle]
+id = "2026-Q4"
+start = 2026-10-01
+end = 2026-12-31
+
+[[objective]]
+id = "ENG-1"
+title = "Remove friction from onboarding"
+owner = "bob"
+
+[[objective.key_result]]
+id = "ENG-1.1"
+title = "Ship onboarding"
+owner = "bob"
+kind = "milestones"
+baseline = 0
+target = 100
+unit = "%"
+
+[[objective.key_result.link]]
+source = "github"
+repo = "acme/web"
+milestone = "Onboarding v2"
+"""
+
+
+@dataclass
+class Project:
+    """A config and mappings written to a folder, loaded the way the CLI loads them."""
+
+    folder: Path
+    config: Path
+    settings: Any
+    okrs: Any
+    engine: Any
+
+
+def write_project(
+    folder: Path,
+    *,
+    database_url: str,
+    github_url: str,
+    token: str,
+    mapping: str = MAPPING,
+    extra: str = "",
+    timezone: str = "Europe/Berlin",
+) -> Project:
+    """Write config.toml and mappings/okrs.toml, then load them and open the store."""
+    (folder / "mappings").mkdir(parents=True, exist_ok=True)
+    (folder / "mappings" / "okrs.toml").write_text(mapping)
+    config = folder / "config.toml"
+    config.write_text(
+        f"""[okrsync]
+database_url = "{database_url}"
+mappings = "mappings"
+timezone = "{timezone}"
+
+[sources.github]
+kind = "github"
+base_url = "{github_url}"
+token = "{token}"
+repos = ["acme/web"]
+{extra}
+"""
+    )
+    settings = load_settings(config)
+    okrs = load_okrs(settings.okrsync.mappings, settings=settings)
+    return Project(folder, config, settings, okrs, open_store(settings.okrsync.database_url))
