@@ -247,6 +247,15 @@ class GitHubPoller:
             msg += " (check the source's token)"
         return SourceError(self.name, msg, retriable=retriable)
 
+    # --- checks ------------------------------------------------------------------------------
+
+    def milestones(self, repo: str) -> list[tuple[int, str]]:
+        """List (number, title) of every milestone of `repo`, for `validate --tracker`."""
+        run = PollRun(cursor={})
+        params = {"state": "all", "per_page": self.per_page}
+        pages = self._list(run, f"/repos/{_path(repo)}/milestones", params, None, etag_key=None) or ()
+        return [(int(raw["number"]), str(raw.get("title") or "")) for page in pages for raw in page]
+
     # --- metric KRs ----------------------------------------------------------------------------
 
     def count(self, query: str) -> int:
