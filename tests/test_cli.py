@@ -145,7 +145,7 @@ BROKEN_INPUTS = [
         "okrs.toml",
         "parent",
     ),
-    ("mappings/okrs.toml", 'source = "github"', 'source = "gitlab"', "okrs.toml:24", "source"),
+    ("mappings/okrs.toml", 'source = "github"', 'source = "gitlab"', "okrs.toml:22", "source"),
     ("config.toml", "[sources.github]", "[sources.github]\ntokn = 'x'", "config.toml:7", "tokn"),
     ("config.toml", 'timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"', "config.toml:4", "timezone"),
 ]

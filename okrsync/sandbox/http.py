@@ -102,7 +102,11 @@ class SimServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__)
+        # A short poll interval: stop() waits for the serve loop to notice, 0.5 s by default,
+        # which would dominate every test that starts and stops a simulator.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=type(self).__name__
+        )
         self._thread.daemon = True
         self._thread.start()
         return self
