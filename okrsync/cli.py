@@ -33,7 +33,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a message is never cut at 80 columns
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 

@@ -25,7 +25,10 @@ def configure(*, verbose: bool = False) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only okrsync's own handler, so handlers others installed (pytest's) stay.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "okrsync", False)]
+    handler.okrsync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("okrsync").setLevel(level)
     logging.getLogger("connectors").setLevel(level)

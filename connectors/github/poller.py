@@ -230,6 +230,10 @@ class GitHubPoller:
             if exc.status in (404, 410) and "/issues/" in url:
                 raise
             raise self._source_error(exc, url=url) from exc
+        except requests.exceptions.RetryError as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            msg = f"GET {_strip(url)} failed after retries: {_short(str(reason or exc))}"
+            raise SourceError(self.name, msg, retriable=True) from exc
         except (requests.RequestException, RuntimeError, ValueError) as exc:
             msg = f"GET {_strip(url)} failed: {type(exc).__name__}: {_short(str(exc))}"
             raise SourceError(self.name, msg, retriable=True) from exc
