@@ -160,10 +160,14 @@ def render(document: dict[str, Any]) -> RenderableType:
     objectives = {o["id"]: o for o in document["objectives"]}
     for cycle in document["cycles"]:
         tree = Tree(Text(f"{cycle['id']}  {cycle['start']} → {cycle['end']}", style="bold cyan"))
+        # An objective cascades under a parent of its own cycle; under a parent in another
+        # cycle (a team quarter under a company year) it heads its own tree, and the parent
+        # shows a one-line reference to it.
         roots = [
             o
             for o in objectives.values()
-            if o["cycle"] == cycle["id"] and (o["parent"] not in objectives or o["parent"] == o["id"])
+            if o["cycle"] == cycle["id"]
+            and (o["parent"] not in objectives or objectives[o["parent"]]["cycle"] != o["cycle"])
         ]
         for objective in roots:
             _add_objective(tree, objective, objectives, seen=set())
@@ -190,7 +194,14 @@ def _add_objective(
     label = Text()
     label.append(f"{o['id']} ", style="bold")
     label.append(o["title"])
-    label.append(f"  [{o['owner']}]  {_pct(o['progress'])} (expected {_pct(o['expected'])})  ", style="dim")
+    upward = (
+        f"  ↑ {o['parent']}"
+        if o["parent"] in objectives and objectives[o["parent"]]["cycle"] != o["cycle"]
+        else ""
+    )
+    label.append(
+        f"  [{o['owner']}]{upward}  {_pct(o['progress'])} (expected {_pct(o['expected'])})  ", style="dim"
+    )
     label.append_text(_badge(o["status"]))
     node = parent.add(label)
     for kr in o["key_results"]:
@@ -203,5 +214,11 @@ def _add_objective(
         for m in kr["milestones"]:
             kr_node.add(_milestone_line(m))
     for child in objectives.values():
-        if child["parent"] == o["id"] and child["id"] != o["id"]:
+        if child["parent"] != o["id"] or child["id"] == o["id"]:
+            continue
+        if child["cycle"] == o["cycle"]:
             _add_objective(node, child, objectives, seen=seen)
+        else:
+            ref = Text(f"↳ {child['id']} {child['title']}  ({child['cycle']})  {_pct(child['progress'])}  ")
+            ref.append_text(_badge(child["status"]))
+            node.add(ref)
