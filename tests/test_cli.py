@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from okrsync.cli import app
@@ -60,10 +61,10 @@ def test_demo_prints_a_cascaded_status_tree(runner: CliRunner) -> None:
     assert result.output.index("CO-1 ") < result.output.index("ENG-1 ")
 
 
-def test_sync_then_status_json_has_the_spec_shape(runner: CliRunner, sim: GitHubSim, tmp_path: Path) -> None:
-    project = write_project(
-        tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", github_url=sim.url, token=TOKEN
-    )
+def test_sync_then_status_json_has_the_spec_shape(
+    runner: CliRunner, sim: GitHubSim, tmp_path: Path, database_url: str
+) -> None:
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
     assert runner.invoke(app, ["--config", str(project.config), "sync"]).exit_code == 0
 
     result = runner.invoke(app, ["--config", str(project.config), "status", "--json"])
@@ -93,11 +94,9 @@ def test_sync_then_status_json_has_the_spec_shape(runner: CliRunner, sim: GitHub
 
 
 def test_the_token_never_reaches_output_or_logs(
-    runner: CliRunner, sim: GitHubSim, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    runner: CliRunner, sim: GitHubSim, tmp_path: Path, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
-    project = write_project(
-        tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", github_url=sim.url, token=TOKEN
-    )
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
     caplog.set_level(logging.DEBUG)
     config = ["--verbose", "--config", str(project.config)]
     outputs = [runner.invoke(app, [*config, "sync"]), runner.invoke(app, [*config, "status"])]
@@ -151,14 +150,34 @@ BROKEN_INPUTS = [
 ]
 
 
+def snapshot(database_url: str) -> str:
+    """Fingerprint every row of every table, on any engine."""
+    engine = create_engine(database_url)
+    digest = hashlib.sha256()
+    with engine.connect() as connection:
+        for name in sorted(inspect(connection).get_table_names()):
+            digest.update(name.encode())
+            for row in connection.execute(text(f'SELECT * FROM "{name}"')):
+                digest.update(repr(tuple(row)).encode())
+    engine.dispose()
+    return digest.hexdigest()
+
+
 @pytest.mark.parametrize(("file", "old", "new", "where", "field"), BROKEN_INPUTS)
 def test_bad_input_exits_2_with_file_line_and_leaves_the_database_untouched(
-    runner: CliRunner, sim: GitHubSim, tmp_path: Path, file: str, old: str, new: str, where: str, field: str
+    runner: CliRunner,
+    sim: GitHubSim,
+    tmp_path: Path,
+    database_url: str,
+    file: str,
+    old: str,
+    new: str,
+    where: str,
+    field: str,
 ) -> None:
-    database = tmp_path / "db.sqlite"
-    project = write_project(tmp_path, database_url=f"sqlite:///{database}", github_url=sim.url, token=TOKEN)
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
     assert runner.invoke(app, ["--config", str(project.config), "sync"]).exit_code == 0
-    before = hashlib.sha256(database.read_bytes()).hexdigest()
+    before = snapshot(database_url)
     target = tmp_path / file
     text = target.read_text()
     assert old in text
@@ -169,4 +188,4 @@ def test_bad_input_exits_2_with_file_line_and_leaves_the_database_untouched(
         assert result.exit_code == 2, result.output
         assert where in result.output and field in result.output
 
-    assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+    assert snapshot(database_url) == before
