@@ -60,11 +60,14 @@ class IssueRecord:
 class Batch:
     """A slice of one poll, written by the engine as it arrives so a poll never holds the org.
 
-    `complete_containers` lists the repos or projects whose milestone list in this batch is
-    complete: stored milestones of theirs that are not in it no longer exist.
+    `complete` lists (container, kind) pairs — a repo's GitHub milestones, a project's Jira
+    versions — whose list in this batch is complete: stored milestones of that container and
+    kind that are not in it no longer exist. `removed_milestones` names others that are gone
+    (an epic found deleted).
     """
 
     milestones: list[MilestoneRecord] = field(default_factory=list)
-    complete_containers: list[str] = field(default_factory=list)
+    complete: list[tuple[str, MilestoneKind]] = field(default_factory=list)
     issues: list[IssueRecord] = field(default_factory=list)
     removed_issues: list[str] = field(default_factory=list)
+    removed_milestones: list[str] = field(default_factory=list)

@@ -102,7 +102,8 @@ def poll_source(
                     db,
                     name,
                     batch.milestones,
-                    complete_containers=batch.complete_containers,
+                    complete=batch.complete,
+                    removed=batch.removed_milestones,
                     tz=settings.okrsync.tz,
                 )
                 outcome.changed += save_issues(

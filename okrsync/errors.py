@@ -1,10 +1,10 @@
 """Classified errors, so every caller knows what went wrong and whether to retry.
 
-    OkrsyncError
-    ├── ConfigError        config.toml or the environment is invalid (exit 2)
-    ├── MappingError       a mappings/*.toml file is invalid (exit 2)
-    ├── SourceError        a tracker failed this cycle (exit 1); retriable or not
-    └── DeliveryError      an alert channel refused a delivery; permanent or not
+OkrsyncError
+├── ConfigError        config.toml or the environment is invalid (exit 2)
+├── MappingError       a mappings/*.toml file is invalid (exit 2)
+├── SourceError        a tracker failed this cycle (exit 1); retriable or not
+└── DeliveryError      an alert channel refused a delivery; permanent or not
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def save_milestones(
     source: str,
     records: Sequence[MilestoneRecord],
     *,
-    complete_containers: Sequence[str],
+    complete: Sequence[tuple[str, str]],
+    removed: Sequence[str] = (),
     tz: ZoneInfo,
 ) -> None:
     """Upsert milestones (turning a due timestamp into a day, once, here); drop the vanished."""
@@ -151,19 +152,20 @@ def save_milestones(
     ]
     _upsert(session, TrackerMilestone, rows, ("source", "key"))
     present = {r.key for r in records}
-    for container in complete_containers:
+    gone = set(removed)
+    for container, kind in complete:
         stored = session.execute(
             select(TrackerMilestone.key).where(
-                TrackerMilestone.source == source, TrackerMilestone.container == container
+                TrackerMilestone.source == source,
+                TrackerMilestone.container == container,
+                TrackerMilestone.kind == kind,
             )
-        ).all()
-        gone = [row[0] for row in stored if row[0] not in present]
-        if gone:
-            session.execute(
-                delete(TrackerMilestone).where(
-                    TrackerMilestone.source == source, TrackerMilestone.key.in_(gone)
-                )
-            )
+        )
+        gone |= {row[0] for row in stored if row[0] not in present}
+    for chunk in _chunks(sorted(gone), 500):
+        session.execute(
+            delete(TrackerMilestone).where(TrackerMilestone.source == source, TrackerMilestone.key.in_(chunk))
+        )
 
 
 class StoredIssues:
@@ -186,6 +188,15 @@ class StoredIssues:
         ).all()
         counts = {status: n for status, n in rows}
         return counts.get("open", 0), counts.get("done", 0) + counts.get("excluded", 0)
+
+    def issue_keys(self, container: str) -> set[str]:
+        """Return the keys of every stored issue of a repo or project (for deletion checks)."""
+        rows = self.session.execute(
+            select(TrackerIssue.key).where(
+                TrackerIssue.source == self.source, TrackerIssue.container == container
+            )
+        )
+        return {row[0] for row in rows}
 
     def milestone_issue_keys(self, milestone_key: str) -> set[str]:
         rows = self.session.execute(

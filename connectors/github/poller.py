@@ -48,6 +48,10 @@ class KnownIssues(Protocol):
         """Return the keys of the stored issues in the milestone."""
         ...
 
+    def issue_keys(self, container: str) -> set[str]:
+        """Return the keys of every stored issue of a repo or project."""
+        ...
+
 
 @dataclass
 class PollRun:
@@ -141,7 +145,7 @@ class GitHubPoller:
         if pages is None:
             return  # 304: the stored milestones are current
         milestones = [milestone_record(raw, repo, html_base=self.html_base) for page in pages for raw in page]
-        yield Batch(milestones=milestones, complete_containers=[repo])
+        yield Batch(milestones=milestones, complete=[(repo, "github_milestone")])
         for milestone in milestones:
             counts = (milestone.open_issues, milestone.closed_issues)
             if None in counts or counts == known.milestone_counts(milestone.key):

@@ -217,7 +217,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.simulator.lock:
             self.simulator.requests.append(request)
         payload = response.encode() if response.status != 304 else b""
-        reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        reason = (
+            HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        )
         lines = [f"HTTP/1.1 {response.status} {reason}"]
         out_headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
         out_headers["Content-Length"] = str(len(payload))
