@@ -167,3 +167,71 @@ class KrValue(SQLModel, table=True):
     value: float
     source: str
     measured_at: datetime | None = _utc()
+
+
+class MilestoneWatch(SQLModel, table=True):
+    """What slip detection last saw of a linked milestone, per KR: the due day it compares to."""
+
+    __tablename__ = "milestone_watch"
+
+    kr_id: str = Field(primary_key=True)
+    milestone_key: str = Field(primary_key=True)
+    source: str
+    due: date | None = None
+    title: str = ""
+    found: bool = True
+    seen_at: datetime | None = _utc()
+
+
+class Event(SQLModel, table=True):
+    """A detected slip (or other alert), written with the state that produced it (the outbox).
+
+    `dedupe_key` is unique: an event is raised once per key (SPEC §5) even when detection
+    runs again after a crash. `backlog` events were recorded on a new database's first sync
+    with an onset before today; they are listed but not sent (unless `send_backlog`).
+    """
+
+    __tablename__ = "event"
+
+    id: str = Field(primary_key=True)
+    type: str = Field(index=True)
+    dedupe_key: str = Field(unique=True)
+    kr_id: str | None = Field(default=None, index=True)
+    milestone_key: str | None = None
+    owner: str | None = None
+    day: date
+    detected_at: datetime | None = _utc()
+    backlog: bool = False
+    payload: dict[str, Any] = _json({})
+
+
+class Delivery(SQLModel, table=True):
+    """One event to one channel: claimed with a conditional UPDATE, then acknowledged.
+
+    status: pending → sending (claimed by `claimed_by`) → delivered | failed; `skipped` for
+    backlog. A claim whose process is gone is released on the next dispatch, so a crash
+    between claim and send neither loses the alert nor sends it twice once acknowledged.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (Index("ix_delivery_event_channel", "event_id", "channel", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True)
+    channel: str
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc()
+    claimed_by: str | None = None
+    claimed_at: datetime | None = _utc()
+    delivered_at: datetime | None = _utc()
+    last_error: str | None = None
+
+
+class Meta(SQLModel, table=True):
+    """Small facts about this database (e.g. whether slip detection has ever run)."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,105 @@
+"""Turn a detected slip into the alert payload of SPEC §5: who, which milestone, how far, who holds the work.
+
+The payload is built once, when the event is recorded, and stored with it: a delivery retried
+tomorrow says what was true when the slip was seen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from okrsync.okrs import OkrSet
+from okrsync.rollup import KrProgress, MilestoneProgress
+from okrsync.slips import Slip
+
+MAX_OPEN_ISSUES = 50
+
+
+def _day_words(day: date | None) -> str:
+    return f"{day.day} {day.strftime('%b')}" if day else "no date"
+
+
+def _where(m: MilestoneProgress) -> str:
+    """Name the milestone's home: the repo of `acme/web#12`, the project of a Jira key."""
+    if "#" in m.key:
+        return m.key.split("#", 1)[0]
+    if m.key.startswith("jira:"):
+        return m.key.removeprefix("jira:").split("/", 1)[0].split("-", 1)[0]
+    return m.source
+
+
+def alert_text(slip: Slip, kr: KrProgress) -> str:
+    """One sentence that says what slipped, by how much, and what it means for the KR."""
+    m = slip.milestone
+    open_count = m.total - m.done
+    work = f"{open_count} of {m.total} issues open"
+    standing = f"KR {kr.id} is {kr.status.replace('_', ' ')}."
+    name = f"{m.title} ({_where(m)})"
+    if slip.type == "milestone.rescheduled":
+        if m.due is None:
+            return f"{name} lost its due date (was {_day_words(slip.due_before)}): {work}. {standing}"
+        return f"{name} moved from {_day_words(slip.due_before)} to {_day_words(m.due)}: {work}. {standing}"
+    if slip.type == "milestone.overdue":
+        return f"{name} was due {_day_words(m.due)} and is overdue: {work}. {standing}"
+    if slip.type == "milestone.at_risk":
+        return f"{name} is forecast for {_day_words(m.forecast)}, after its due date {_day_words(m.due)}: {work}. {standing}"
+    if slip.type == "link.broken":
+        return f"KR {kr.id} links to {m.title} ({m.key}), which no longer exists or was renamed. {standing}"
+    return f"{name}: {slip.type}. {standing}"
+
+
+def build_payload(
+    slip: Slip,
+    *,
+    event_id: str,
+    okrs: OkrSet,
+    kr: KrProgress,
+    people: dict[str, Any],
+    detected_at: datetime,
+    day: date,
+) -> dict[str, Any]:
+    """Build the webhook JSON of SPEC §5 for one slip."""
+    definition = okrs.key_results[slip.kr_id]
+    objective = okrs.objectives[definition.objective_id]
+    person = people.get(definition.owner)
+    m = slip.milestone
+    return {
+        "id": event_id,
+        "type": slip.type,
+        "detected_at": detected_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "day": day.isoformat(),
+        "owner": {
+            "id": definition.owner,
+            "name": getattr(person, "name", None),
+            "email": getattr(person, "email", None),
+            "slack": getattr(person, "slack", None),
+        },
+        "objective": {"id": objective.id, "title": objective.title},
+        "key_result": {
+            "id": definition.id,
+            "title": definition.title,
+            "progress": round(kr.progress, 4),
+            "status": kr.status,
+        },
+        "milestone": {
+            "source": m.source,
+            "key": m.key,
+            "title": m.title,
+            "url": m.url,
+            "due_before": slip.due_before.isoformat() if slip.due_before else None,
+            "due": m.due.isoformat() if m.due else None,
+            "forecast": m.forecast.isoformat() if m.forecast else None,
+            "progress": round(m.progress, 4),
+            "open_issues": [
+                {"key": i.key, "title": i.title, "url": i.url, "assignee": i.assignee}
+                for i in m.open_issues[:MAX_OPEN_ISSUES]
+            ],
+        },
+        "text": alert_text(slip, kr),
+    }
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())

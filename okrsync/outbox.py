@@ -1,0 +1,304 @@
+"""The alert outbox: record events with the state that produced them, then deliver them.
+
+Recording: the watches (what detection last saw) and the new events are written in one
+transaction, so a crash either keeps both or neither, and detection after a restart finds
+the same slips again. An event is stored once per `dedupe_key`.
+
+Delivery, after healthchecks: a dispatcher *claims* a delivery with a conditional
+`UPDATE … WHERE status = 'pending'` and commits the claim before sending, so two dispatchers
+never send the same alert; after the channel accepts, the delivery is acknowledged
+(`delivered`) at once. A claim whose process died (same host, pid gone) or whose lease
+expired is released, so a crash between claim and send loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlmodel import Session
+
+from okrsync.crashpoints import crash_point
+from okrsync.errors import DeliveryError
+from okrsync.slips import Watch
+from okrsync.store import Delivery, Event, Meta, MilestoneWatch, session
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+INLINE_RETRIES = 2  # quick retries inside one dispatch before backing off to a later cycle
+FIRST_DETECTION = "first_detection_at"
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event ready to be recorded: its identity, owner, onset day and payload."""
+
+    id: str
+    type: str
+    dedupe_key: str
+    kr_id: str | None
+    milestone_key: str | None
+    owner: str | None
+    day: date
+    payload: dict[str, Any]
+
+
+def load_watches(db: Session) -> dict[tuple[str, str], Watch]:
+    rows = db.execute(select(MilestoneWatch)).scalars()
+    return {
+        (w.kr_id, w.milestone_key): Watch(w.kr_id, w.milestone_key, w.source, w.due, w.title, w.found)
+        for w in rows
+    }
+
+
+def is_first_detection(db: Session) -> bool:
+    """True on a new database: detection has never completed here."""
+    return db.get(Meta, FIRST_DETECTION) is None
+
+
+def record(
+    db: Session,
+    events: Sequence[NewEvent],
+    watches: Sequence[Watch],
+    *,
+    channels: Sequence[str],
+    now: datetime,
+    today: date,
+    send_backlog: bool,
+) -> list[Event]:
+    """Store watches and new events (with one pending delivery per channel) in one transaction.
+
+    On a new database's first detection, events whose onset is before today are recorded as
+    backlog and not sent unless `send_backlog` (SPEC §5: no flood of stale alerts on install).
+    Returns the events that were new.
+    """
+    first = is_first_detection(db)
+    for w in watches:
+        db.merge(
+            MilestoneWatch(
+                kr_id=w.kr_id,
+                milestone_key=w.milestone_key,
+                source=w.source,
+                due=w.due,
+                title=w.title,
+                found=w.found,
+                seen_at=now,
+            )
+        )
+    keys = [e.dedupe_key for e in events]
+    known = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        known |= {row[0] for row in db.execute(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk)))}
+    created = []
+    for e in events:
+        if e.dedupe_key in known:
+            continue
+        known.add(e.dedupe_key)
+        backlog = first and e.day < today and not send_backlog
+        row = Event(
+            id=e.id,
+            type=e.type,
+            dedupe_key=e.dedupe_key,
+            kr_id=e.kr_id,
+            milestone_key=e.milestone_key,
+            owner=e.owner,
+            day=e.day,
+            detected_at=now,
+            backlog=backlog,
+            payload=e.payload,
+        )
+        db.add(row)
+        for channel in channels:
+            db.add(
+                Delivery(
+                    event_id=e.id,
+                    channel=channel,
+                    status="skipped" if backlog else "pending",
+                    next_attempt_at=now,
+                )
+            )
+        created.append(row)
+    if first:
+        db.merge(Meta(key=FIRST_DETECTION, value=now.isoformat()))
+    db.commit()
+    crash_point("after_events_recorded")
+    return created
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchReport:
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _claimer_is_gone(claimed_by: str | None) -> bool:
+    """Say whether the process that claimed a delivery is dead (when it ran on this host)."""
+    if not claimed_by or claimed_by == WORKER_ID:
+        return not claimed_by
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another host's claim: only its lease can release it
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # our pid but not our worker id: an earlier life (a restarted container's PID 1)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def release_orphans(engine: Engine, *, now: datetime) -> int:
+    """Put back to pending every claim whose process is gone or whose lease ran out."""
+    released = 0
+    with session(engine) as db:
+        rows = db.execute(select(Delivery).where(Delivery.status == "sending")).scalars().all()
+        for row in rows:
+            expired = row.claimed_at is not None and row.claimed_at < now - LEASE
+            if expired or _claimer_is_gone(row.claimed_by):
+                result = db.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id == row.id,
+                        Delivery.status == "sending",
+                        Delivery.claimed_by == row.claimed_by,
+                    )
+                    .values(status="pending", claimed_by=None, claimed_at=None)
+                )
+                released += result.rowcount  # type: ignore[attr-defined]
+        db.commit()
+    if released:
+        logger.warning("released %d delivery claim(s) left by a stopped process", released)
+    return released
+
+
+def _claim(engine: Engine, delivery_id: int, *, now: datetime) -> bool:
+    with session(engine) as db:
+        result = db.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "pending")
+            .values(status="sending", claimed_by=WORKER_ID, claimed_at=now)
+        )
+        db.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _finish(engine: Engine, delivery_id: int, **values: Any) -> None:
+    with session(engine) as db:
+        db.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.claimed_by == WORKER_ID)
+            .values(**values)
+        )
+        db.commit()
+
+
+def dispatch(
+    engine: Engine,
+    send: Callable[[Event, str], None],
+    *,
+    now: datetime,
+    channels: Sequence[str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> DispatchReport:
+    """Deliver every due delivery through `send(event, channel)`; retry, back off, or fail.
+
+    `send` raises `DeliveryError`; a permanent one marks the delivery failed (shown by
+    `alerts --failed`), a retriable one is retried a couple of times at once and then
+    scheduled with exponential backoff, failing after MAX_ATTEMPTS.
+    """
+    report = DispatchReport()
+    release_orphans(engine, now=now)
+    with session(engine) as db:
+        due = db.execute(
+            select(Delivery.id, Delivery.event_id, Delivery.channel, Delivery.attempts)
+            .where(
+                Delivery.status == "pending",
+                Delivery.channel.in_(list(channels)),
+                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            )
+            .order_by(Delivery.id)
+        ).all()
+        events: Mapping[str, Event] = {
+            e.id: e for e in db.execute(select(Event).where(Event.id.in_({row[1] for row in due}))).scalars()
+        }
+    for delivery_id, event_id, channel, attempts in due:
+        if not _claim(engine, delivery_id, now=now):
+            continue  # another dispatcher has it
+        event = events[event_id]
+        error: DeliveryError | None = None
+        for attempt in range(INLINE_RETRIES + 1):
+            try:
+                send(event, channel)
+                error = None
+                break
+            except DeliveryError as exc:
+                error = exc
+                if exc.permanent or attempt == INLINE_RETRIES:
+                    break
+                sleep(0.2 * 2**attempt)
+        attempts += 1
+        if error is None:
+            _finish(
+                engine, delivery_id, status="delivered", delivered_at=now, attempts=attempts, last_error=None
+            )
+            crash_point("after_delivery_acknowledged")
+            report.delivered += 1
+            logger.info("delivered %s %s to %s", event.type, event.id, channel)
+        elif error.permanent or attempts >= MAX_ATTEMPTS:
+            _finish(engine, delivery_id, status="failed", attempts=attempts, last_error=str(error))
+            report.failed += 1
+            report.errors.append(f"{channel}: {error}")
+            logger.warning("delivery of %s to %s failed: %s", event.id, channel, error)
+        else:
+            backoff = timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
+            _finish(
+                engine,
+                delivery_id,
+                status="pending",
+                attempts=attempts,
+                last_error=str(error),
+                next_attempt_at=now + backoff,
+                claimed_by=None,
+                claimed_at=None,
+            )
+            report.retrying += 1
+            logger.warning("delivery of %s to %s will be retried: %s", event.id, channel, error)
+    return report
+
+
+def listing(db: Session, *, which: str) -> list[tuple[Event, list[Delivery]]]:
+    """List events with their deliveries: pending, failed, or all (newest first)."""
+    query = select(Event).order_by(Event.detected_at.desc(), Event.id)
+    if which in ("pending", "failed"):
+        statuses = ["pending", "sending"] if which == "pending" else ["failed"]
+        query = query.where(
+            Event.id.in_(select(Delivery.event_id).where(and_(Delivery.status.in_(statuses))))
+        )
+    events = list(db.execute(query).scalars())
+    deliveries: dict[str, list[Delivery]] = {}
+    if events:
+        for d in db.execute(select(Delivery).where(Delivery.event_id.in_([e.id for e in events]))).scalars():
+            deliveries.setdefault(d.event_id, []).append(d)
+    return [(e, sorted(deliveries.get(e.id, []), key=lambda d: d.channel)) for e in events]
