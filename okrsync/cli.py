@@ -180,7 +180,14 @@ def sync(
         else:
             out.print(Text.assemble(("✗ ", "red"), outcome.error or "failed"), highlight=False)
     _print_summary(settings, okrs, engine)
-    if report.failed:
+    sent = report.delivery
+    line = f"{len(report.events)} new alert(s); {sent.delivered} delivered"
+    if sent.retrying:
+        line += f", {sent.retrying} to retry"
+    if sent.failed:
+        line += f", {sent.failed} failed (okrsync alerts --failed)"
+    out.print(line, highlight=False)
+    if report.failed or sent.failed:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -243,6 +250,105 @@ def status(
         from okrsync.statusview import render
 
         out.print(render(document))
+
+
+alerts_app = typer.Typer(help="The alert outbox.", invoke_without_command=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
+def alerts(
+    ctx: typer.Context,
+    pending: Annotated[bool, typer.Option("--pending", help="Only alerts still to be delivered.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only alerts whose delivery failed.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Every alert, backlog included (default).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List alerts and their deliveries (default: all)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from okrsync.outbox import listing
+    from okrsync.store import session
+
+    if sum([pending, failed, show_all]) > 1:
+        fail("choose one of --pending, --failed, --all")
+    which = "pending" if pending else "failed" if failed else "all"
+    settings, _okrs = load(ctx)
+    engine = open_db(settings)
+    with session(engine) as db:
+        rows = listing(db, which=which)
+    if as_json:
+        document = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "kr": e.kr_id,
+                "milestone": e.milestone_key,
+                "owner": e.owner,
+                "day": e.day.isoformat(),
+                "backlog": e.backlog,
+                "text": e.payload.get("text"),
+                "deliveries": [
+                    {"channel": d.channel, "status": d.status, "attempts": d.attempts, "error": d.last_error}
+                    for d in deliveries
+                ],
+            }
+            for e, deliveries in rows
+        ]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for column in ("day", "type", "kr", "text", "deliveries"):
+        table.add_column(column)
+    for e, deliveries in rows:
+        states = ", ".join(
+            f"{d.channel}: {d.status}" + (f" ({d.last_error})" if d.last_error else "") for d in deliveries
+        )
+        table.add_row(
+            e.day.isoformat(),
+            e.type,
+            e.kr_id or "",
+            e.payload.get("text", ""),
+            states or ("backlog" if e.backlog else "—"),
+        )
+    out.print(table if rows else Text(f"no {which if which != 'all' else ''} alerts".replace("  ", " ")))
+
+
+@alerts_app.command("test")
+def alerts_test(ctx: typer.Context) -> None:
+    """Send a test alert to every channel."""
+    from okrsync.channels import Alert, Recipient, make_channel
+
+    settings, _okrs = load(ctx)
+    if not settings.alerts.channels:
+        fail("no channels configured under [alerts.channels]")
+    moment = now()
+    payload = {
+        "id": "test",
+        "type": "test",
+        "detected_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "day": moment.date().isoformat(),
+        "text": "okrsync test alert: this channel is configured correctly.",
+    }
+    failures = 0
+    for name, channel_settings in settings.alerts.channels.items():
+        try:
+            make_channel(channel_settings).notify(
+                Alert(
+                    id=f"test-{moment:%Y%m%d%H%M%S}",
+                    type="test",
+                    payload=payload,
+                    recipient=Recipient(id="test"),
+                )
+            )
+            out.print(Text.assemble(("✓ ", "green"), name))
+        except OkrsyncError as exc:
+            failures += 1
+            out.print(Text.assemble(("✗ ", "red"), f"{name}: {exc}"))
+    if failures:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""One cycle, top to bottom: poll each source → store → measure metric KRs → roll up.
+"""One cycle, top to bottom: poll each source → store → roll up → detect slips → outbox → deliver.
 
 Each source is polled in its own transaction: its records and its new cursor are committed
 together, or not at all. A failing source is recorded (`last_error`) in a separate small
@@ -17,11 +17,16 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from okrsync.errors import SourceError
+from okrsync.alerts import build_payload, new_event_id
+from okrsync.days import local_day
+from okrsync.errors import DeliveryError, SourceError
 from okrsync.ingest import StoredIssues, remove_issues, save_issues, save_milestones
 from okrsync.okrs import OkrSet
+from okrsync.outbox import DispatchReport, NewEvent, dispatch, load_watches, record
+from okrsync.progress import compute, include_pull_requests
+from okrsync.slips import detect
 from okrsync.sources import Poller, make_poller
-from okrsync.store import KrValue, SourceState, session
+from okrsync.store import Event, KrValue, SourceState, session
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ class CycleReport:
     started_at: datetime
     sources: list[SourceOutcome] = field(default_factory=list)
     measured: dict[str, float] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    delivery: DispatchReport = field(default_factory=DispatchReport)
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -66,8 +73,10 @@ def run_cycle(
     only: str | None = None,
     pollers: dict[str, Poller] | None = None,
     progress: ProgressHook | None = None,
+    deliver: bool = True,
+    channels: dict[str, Any] | None = None,
 ) -> CycleReport:
-    """Run one cycle at `now`; `pollers` lets a caller reuse clients across cycles."""
+    """Run one cycle at `now`; `pollers` and `channels` let a daemon reuse clients across cycles."""
     report = CycleReport(started_at=now)
     pollers = pollers if pollers is not None else {}
     for name, source in settings.sources.items():
@@ -78,7 +87,94 @@ def run_cycle(
         report.sources.append(outcome)
         if outcome.ok:
             report.measured.update(measure_metrics(poller, okrs, engine, now=now))
+    fetched = {o.name for o in report.sources if o.ok}
+    report.events = detect_slips(
+        settings, okrs, engine, now=now, fetched=fetched, all_fetched=fetched == set(settings.sources)
+    )
+    if deliver:
+        report.delivery = deliver_alerts(settings, engine, now=now, channels=channels)
     return report
+
+
+def detect_slips(
+    settings: Any, okrs: OkrSet, engine: Engine, *, now: datetime, fetched: set[str], all_fetched: bool
+) -> list[Event]:
+    """Roll up, judge every linked milestone of the sources fetched, and record new events."""
+    today = local_day(now, settings.okrsync.tz)
+    with session(engine) as db:
+        rollup, _gathered = compute(
+            db,
+            okrs,
+            today=today,
+            label_prefix=settings.okrsync.label_prefix,
+            include_pull_requests=include_pull_requests(settings),
+        )
+        slips, watches = detect(
+            rollup, load_watches(db), today=today, fetched=fetched, all_fetched=all_fetched
+        )
+        events = []
+        for slip in slips:
+            event_id = new_event_id()
+            payload = build_payload(
+                slip,
+                event_id=event_id,
+                okrs=okrs,
+                kr=rollup.key_results[slip.kr_id],
+                people=settings.people,
+                detected_at=now,
+                day=today,
+            )
+            events.append(
+                NewEvent(
+                    id=event_id,
+                    type=slip.type,
+                    dedupe_key=slip.dedupe_key,
+                    kr_id=slip.kr_id,
+                    milestone_key=slip.milestone.key,
+                    owner=okrs.key_results[slip.kr_id].owner,
+                    day=slip.onset,
+                    payload=payload,
+                )
+            )
+        created = record(
+            db,
+            events,
+            watches,
+            channels=list(settings.alerts.channels),
+            now=now,
+            today=today,
+            send_backlog=settings.alerts.send_backlog,
+        )
+    for event in created:
+        logger.info(
+            "%s %s: %s",
+            "recorded (backlog)" if event.backlog else "detected",
+            event.type,
+            event.payload["text"],
+        )
+    return created
+
+
+def deliver_alerts(
+    settings: Any, engine: Engine, *, now: datetime, channels: dict[str, Any] | None = None
+) -> DispatchReport:
+    """Send every due delivery to its channel, addressed to the KR owner through [people]."""
+    if channels is None and not settings.alerts.channels:
+        return DispatchReport()
+    from okrsync.channels import Alert, Recipient, make_channel
+
+    if channels is None:
+        channels = {name: make_channel(c) for name, c in settings.alerts.channels.items()}
+
+    def send(event: Event, channel_name: str) -> None:
+        channel = channels.get(channel_name)
+        if channel is None:
+            raise DeliveryError(f"channel {channel_name!r} is no longer configured", permanent=True)
+        owner = event.owner or ""
+        recipient = Recipient.from_person(owner, settings.people.get(owner)) if owner else None
+        channel.notify(Alert(id=event.id, type=event.type, payload=event.payload, recipient=recipient))
+
+    return dispatch(engine, send, now=now, channels=list(channels))
 
 
 def poll_source(
