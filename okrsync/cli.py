@@ -360,6 +360,8 @@ def demo(
     """Run the sandbox: simulated trackers, a sync, the status tree. No network, no credentials."""
     from okrsync.sandbox.demo import run_demo
 
+    if not logging.getLogger("okrsync").isEnabledFor(logging.DEBUG):
+        logging.getLogger("okrsync").setLevel(logging.WARNING)  # the demo tells its own story
     code = run_demo(out, workdir=keep)
     raise typer.Exit(code)
 
@@ -381,3 +383,7 @@ def main() -> None:
     except OkrsyncError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,18 @@ import sys
 QUIET_LIBRARIES = ("github", "urllib3", "requests", "jira", "httpx", "alembic")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever `sys.stderr` is now, so a swapped stream (a test runner's) never goes stale."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(*, verbose: bool = False) -> None:
     """Send okrsync's logs to stderr: Rich when it is a terminal, plain text otherwise."""
     level = logging.DEBUG if verbose else logging.INFO
@@ -22,7 +34,7 @@ def configure(*, verbose: bool = False) -> None:
         handler = RichHandler(show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     # Replace only okrsync's own handler, so handlers others installed (pytest's) stay.

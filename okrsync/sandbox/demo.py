@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -140,6 +141,9 @@ base_url = "{github_url}"
 token = "{DEMO_TOKEN}"
 repos = ["acme/web", "acme/api"]
 
+[alerts.channels.console]
+type = "log"
+
 [people.alice]
 name = "Alice Moreau"
 [people.bob]
@@ -154,6 +158,24 @@ name = "Erin Lind"
 """
     )
     return config
+
+
+def show_alerts(console: Console, engine: Any, event_ids: list[str]) -> None:
+    """Print the alerts this sync raised, with each delivery's state."""
+    from sqlalchemy import select
+
+    from okrsync.store import Delivery, Event, session
+
+    with session(engine) as db:
+        events = list(db.execute(select(Event).where(Event.id.in_(event_ids))).scalars())
+        deliveries = list(db.execute(select(Delivery).where(Delivery.event_id.in_(event_ids))).scalars())
+    for event in events:
+        states = ", ".join(f"{d.channel}: {d.status}" for d in deliveries if d.event_id == event.id)
+        console.print(
+            Text.assemble(
+                (f"{event.type} ", "bold yellow"), event.payload["text"], (f"  [{states}]", "green")
+            )
+        )
 
 
 def run_demo(
@@ -176,7 +198,8 @@ def run_demo(
     else:
         folder = workdir
         folder.mkdir(parents=True, exist_ok=True)
-    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: moment)
+    clock = [moment]
+    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: clock[0])
     try:
         seed(sim, now=moment)
         sim.start()
@@ -194,8 +217,21 @@ def run_demo(
             console.print(Text(("✗ " if outcome.error else "✓ ") + line))
         document = status_for(settings, okrs, engine, moment=moment, cycle=None)
         console.print(render(document))
+        failed = bool(report.failed)
+
+        # The slip: the onboarding milestone's due date moves two weeks later in GitHub.
+        clock[0] = moment + timedelta(minutes=5)
+        onboarding = next(m for m in sim.repo("acme/web").milestones.values() if m.title == "Onboarding v2")
+        new_due = (onboarding.due_on or clock[0]) + timedelta(days=14)
+        sim.set_due("acme/web", onboarding.number, new_due)
+        console.print(
+            Text(f"\nIn GitHub, 'Onboarding v2' moves to {new_due:%d %b}. Syncing again…", style="bold")
+        )
+        report = run_cycle(settings, okrs, engine, now=clock[0])
+        failed = failed or bool(report.failed) or bool(report.delivery.failed)
+        show_alerts(console, engine, [e.id for e in report.events])
         console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))
-        return 1 if report.failed else 0
+        return 1 if failed else 0
     finally:
         sim.stop()
         if temp is not None:
