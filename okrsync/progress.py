@@ -44,7 +44,7 @@ def find_milestone(milestones: Iterable[TrackerMilestone], link: Link) -> Tracke
         titled = [m for m in in_repo if m.title == link.milestone]
         titled.sort(key=lambda m: (m.state != "open", -(m.number or 0)))
         return titled[0] if titled else None
-    if link.kind in ("jira_version", "jira_epic"):
+    if link.kind in ("jira_version", "jira_epic", "jira_jql"):
         return next((m for m in candidates if m.key == link_key(link)), None)
     return None
 
