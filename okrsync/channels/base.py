@@ -1,0 +1,130 @@
+"""What every alert channel receives and promises, and the HTTP classification they share.
+
+A channel is one class with one method, `notify(alert)`, after healthchecks' transports: it
+either returns (the channel took the alert) or raises `DeliveryError(permanent=...)`. The
+outbox retries a retriable error with backoff and marks a permanent one failed (SPEC §5), so
+the classification here decides whether a user ever sees a broken channel.
+
+Nothing a channel raises may hold a secret: webhook and Slack URLs embed tokens, so messages
+name the channel (its table name in config.toml) and never the URL, and errors from the HTTP
+library are reduced to their class name and raised `from None`, so a traceback printed at the
+daemon boundary cannot reveal them through `__cause__` either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+from okrsync import __version__
+from okrsync.channels.text import strip_controls
+from okrsync.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from okrsync.settings import Person
+
+USER_AGENT = f"okrsync/{__version__}"
+HTTP_TIMEOUT = 10.0
+"""Seconds for one HTTP delivery; a hung endpoint must not stall the delivery loop."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The KR owner, resolved through `[people]`; any part may be unknown (SPEC §5)."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    slack: str | None = None
+
+    @classmethod
+    def from_person(cls, owner_id: str, person: Person | None) -> Recipient:
+        """Resolve an owner id; a person missing from `[people]` keeps only the id."""
+        if person is None:
+            return cls(id=owner_id)
+        return cls(id=owner_id, name=person.name, email=person.email, slack=person.slack)
+
+    @property
+    def display_name(self) -> str:
+        """The owner's name for humans: the `[people]` name, else the id."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One event to deliver: its id doubles as the delivery id, so retries are recognisable."""
+
+    id: str
+    """The event id; also the delivery id (`X-Okrsync-Delivery`, the email's Message-ID)."""
+    type: str
+    """milestone.overdue | milestone.rescheduled | milestone.at_risk | link.broken | kr.stale |
+    kr.confidence_drop | digest.weekly | test."""
+    payload: dict[str, Any]
+    """Exactly the SPEC §5 webhook JSON; tracker text in it is untrusted."""
+    recipient: Recipient | None
+    """The KR owner, or None when the event has no owner (a test alert)."""
+
+
+class Channel(Protocol):
+    """One way alerts leave okrsync."""
+
+    name: str
+
+    def notify(self, alert: Alert) -> None:
+        """Deliver `alert`, or raise `DeliveryError(permanent=...)`."""
+        ...
+
+
+def is_retriable_status(status: int) -> bool:
+    """Say whether an HTTP status is worth retrying: 408, 429 and 5xx (SPEC §5)."""
+    return status in (408, 429) or status >= 500
+
+
+def post(
+    channel: str,
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    client: httpx.Client | None = None,
+    detail: bool = False,
+) -> httpx.Response:
+    """POST `content` to `url` and return the 2xx response, or raise a classified error.
+
+    `channel` names the channel in messages instead of the secret URL. Redirects are not
+    followed: a POST that is redirected was not delivered, and the user must fix the URL.
+    `detail` adds the first bytes of the response body to the message, for vendors whose
+    answers are short error codes (Slack's `no_service`); a generic endpoint's body could
+    echo anything, so it is left out.
+    """
+    try:
+        if client is None:
+            with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as own:
+                response = own.post(url, content=content, headers=headers)
+        else:
+            response = client.post(url, content=content, headers=headers)
+    except httpx.TimeoutException as exc:
+        msg = f"{channel}: timed out after {HTTP_TIMEOUT:g} s ({type(exc).__name__})"
+        raise DeliveryError(msg) from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        msg = f"{channel}: the URL is not a valid http(s) address ({type(exc).__name__})"
+        raise DeliveryError(msg, permanent=True) from None
+    except httpx.TransportError as exc:
+        msg = f"{channel}: network error ({type(exc).__name__})"
+        raise DeliveryError(msg) from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    answer = f"answered {status} {response.reason_phrase}".rstrip()
+    if detail:
+        body = strip_controls(response.text)[:100]
+        if body:
+            answer += f" ({body})"
+    if 300 <= status < 400:
+        msg = f"{channel}: {answer}, a redirect; the channel's URL needs updating"
+        raise DeliveryError(msg, permanent=True)
+    retriable = is_retriable_status(status)
+    msg = f"{channel}: {answer}" + ("" if retriable else "; not retrying")
+    raise DeliveryError(msg, permanent=not retriable)
