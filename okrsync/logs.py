@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-QUIET_LIBRARIES = ("github", "urllib3", "requests", "jira", "httpx", "alembic")
+QUIET_LIBRARIES = ("github", "urllib3", "requests", "jira", "httpx", "alembic", "apprise")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
