@@ -7,9 +7,33 @@ auth, retry and Enterprise URL handling, without materialising every item as an 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from github import Auth, Github, GithubRetry
+from github.GithubException import RateLimitExceededExceedsMaxWait
 from pydantic import SecretStr
+
+
+class BoundedRetry(GithubRetry):
+    """GithubRetry that also bounds `Retry-After`: urllib3 would sleep whatever it says.
+
+    GitHub's secondary limits answer 403/429 with `Retry-After` (docs: "If the retry-after
+    response header is present, you should not retry your request until after that many
+    seconds"); a daemon waits that out only up to `max_rate_limit_wait`, then fails the
+    source for this cycle.
+    """
+
+    def sleep_for_retry(self, response: Any = None) -> bool:
+        retry_after = self.get_retry_after(response) if response is not None else None
+        if (
+            retry_after is not None
+            and self.max_rate_limit_wait is not None
+            and retry_after > self.max_rate_limit_wait
+        ):
+            raise RateLimitExceededExceedsMaxWait(
+                response.status, {"message": "Retry-After too long"}, {}, wait=retry_after
+            )
+        return bool(super().sleep_for_retry(response))
 
 
 @dataclass(frozen=True)
@@ -45,7 +69,7 @@ def make_github(
     long as GitHub asks; a daemon needs a bound so a limited source fails this cycle cleanly
     and the others go on.
     """
-    retry = GithubRetry(
+    retry = BoundedRetry(
         total=retries,
         backoff_factor=0.2,
         secondary_rate_wait=min(60.0, max_rate_limit_wait),

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import requests
 from github import Github, GithubException
+from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
 from connectors.records import Batch, IssueRecord
@@ -230,13 +231,20 @@ class GitHubPoller:
             response_headers, data = self.github.requester.requestJsonAndCheck(
                 "GET", url, parameters=params, headers=headers
             )
+        except RateLimitExceededExceedsMaxWait as exc:
+            msg = (
+                f"GET {_strip(url)}: rate limited; GitHub asks to wait {exc.wait:.0f} s, longer than"
+                " max_rate_limit_wait; will try again next cycle"
+            )
+            raise SourceError(self.name, msg, retriable=True) from exc
         except GithubException as exc:
             if exc.status in (404, 410) and "/issues/" in url:
                 raise
             raise self._source_error(exc, url=url) from exc
         except requests.exceptions.RetryError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            msg = f"GET {_strip(url)} failed after retries: {_short(str(reason or exc))}"
+            reason = str(getattr(exc.args[0], "reason", None) if exc.args else None or exc)
+            limited = " (rate limited)" if "403" in reason or "429" in reason else ""
+            msg = f"GET {_strip(url)} failed after retries{limited}: {_short(reason)}"
             raise SourceError(self.name, msg, retriable=True) from exc
         except (requests.RequestException, RuntimeError, ValueError) as exc:
             msg = f"GET {_strip(url)} failed: {type(exc).__name__}: {_short(str(exc))}"

@@ -46,7 +46,9 @@ def stored(project: Project) -> dict[str, TrackerIssue]:
 
 def members(project: Project, milestone_key: str) -> set[str]:
     with session(project.engine) as db:
-        rows = db.execute(select(IssueMilestone.issue_key).where(IssueMilestone.milestone_key == milestone_key))
+        rows = db.execute(
+            select(IssueMilestone.issue_key).where(IssueMilestone.milestone_key == milestone_key)
+        )
         return {row[0] for row in rows}
 
 
@@ -200,3 +202,35 @@ def test_a_source_failing_for_a_whole_cycle_keeps_its_cursor_and_catches_up(
     assert f"acme/web#{during}" in stored(project)
     with session(project.engine) as db:
         assert db.get(SourceState, "github").last_error is None
+
+
+@pytest.mark.parametrize("secondary", [False, True])
+def test_a_rate_limit_within_the_bound_is_waited_out(
+    sim: GitHubSim, tmp_path: Path, database_url: str, clock: FakeClock, secondary: bool
+) -> None:
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
+    sim.add_milestone("acme/web", "Onboarding v2")
+    sim.add_issue("acme/web", "Task", milestone=1)
+    sim.rate_limit(1, secondary=secondary, path="/issues", times=1)
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed
+    assert "acme/web#1" in stored(project)
+    assert [r.status for r in sim.log() if r.path.endswith("/issues")][:2] == [403, 200]
+
+
+def test_a_rate_limit_beyond_the_bound_fails_the_source_clearly(
+    sim: GitHubSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    project = write_project(
+        tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN, extra="max_rate_limit_wait = 2"
+    )
+    sim.rate_limit(3600, secondary=True, path="/issues", times=None)
+
+    report = cycle(project, clock)
+
+    assert [s.name for s in report.failed] == ["github"]
+    message = report.failed[0].error or ""
+    assert "rate limit" in message.lower(), message
+    assert TOKEN not in message
