@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connectors.github import GitHubAuth, GitHubPoller, KnownIssues, PollRun, make_github
+from connectors.jira import JiraPoller, JqlSet
 from okrsync.okrs import OkrSet
 
 
@@ -56,7 +57,49 @@ def _github(source: Any, okrs: OkrSet) -> Poller:
     )
 
 
-FACTORIES: dict[str, Callable[[Any, OkrSet], Poller]] = {"github": _github}
+def jira_projects(okrs: OkrSet, source: str) -> set[str]:
+    """List the Jira projects the mappings name for `source` (`ONB/2.0` and `ONB-12` → ONB)."""
+    found = set()
+    for kr in okrs.key_results.values():
+        for link in kr.links:
+            if link.source != source:
+                continue
+            if link.kind == "jira_version":
+                found.add(link.target.split("/", 1)[0])
+            elif link.kind == "jira_epic":
+                found.add(link.target.rsplit("-", 1)[0])
+    return found
+
+
+def jql_sets(okrs: OkrSet, source: str) -> list[JqlSet]:
+    """List the JQL sets the mappings define for `source`, one per title (the milestone key)."""
+    found: dict[str, JqlSet] = {}
+    for kr in okrs.key_results.values():
+        for link in kr.links:
+            if link.source == source and link.kind == "jira_jql" and link.title is not None:
+                found.setdefault(link.title, JqlSet(title=link.title, jql=link.target, due=link.due))
+    return list(found.values())
+
+
+def _jira(source: Any, okrs: OkrSet) -> Poller:
+    return JiraPoller(
+        source.name,
+        url=source.url,
+        email=source.email,
+        token=source.token,
+        projects=sorted(set(source.projects) | jira_projects(okrs, source.name)),
+        jql_sets=jql_sets(okrs, source.name),
+        story_points_field=source.story_points_field,
+        excluded_resolutions=source.excluded_resolutions,
+        include_subtasks=source.include_subtasks,
+        timeout=source.timeout,
+        overlap=timedelta(seconds=source.overlap_seconds),
+        max_rate_limit_wait=source.max_rate_limit_wait,
+        deleted_check_interval=timedelta(seconds=source.deleted_check_interval),
+    )
+
+
+FACTORIES: dict[str, Callable[[Any, OkrSet], Poller]] = {"github": _github, "jira": _jira}
 
 
 def make_poller(source: Any, okrs: OkrSet) -> Poller:
