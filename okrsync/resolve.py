@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from connectors.jira.records import is_epic_type
 from okrsync.errors import SourceError
 from okrsync.okrs import OkrSet
 from okrsync.sources import make_poller
@@ -26,6 +27,8 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
         try:
             if source.kind == "github":
                 problems += _resolve_github(poller, mine)
+            elif source.kind == "jira":
+                problems += _resolve_jira(poller, mine)
         except SourceError as exc:
             problems.append(str(exc))
     return problems
@@ -50,4 +53,34 @@ def _resolve_github(poller: Any, links: list[tuple[Any, Any]]) -> list[str]:
             problems.append(
                 f"{link.where}: {kr.id}: {link.label} does not exist (milestones there: {titles})"
             )
+    return problems
+
+
+def _resolve_jira(poller: Any, links: list[tuple[Any, Any]]) -> list[str]:
+    """Check each Jira link: the version exists in its project, the epic exists and is an epic,
+    and Jira accepts the JQL (an unknown field or value is a 400 that names it)."""
+    problems = []
+    versions: dict[str, list[str] | None] = {}
+    for kr, link in links:
+        where = f"{link.where}: {kr.id}: {link.label}"
+        if link.kind == "jira_version":
+            project, name = link.target.split("/", 1)
+            if project not in versions:
+                versions[project] = poller.version_names(project)
+            known = versions[project]
+            if known is None:
+                problems.append(f"{where} does not exist (no project {project!r})")
+            elif name not in known:
+                names = ", ".join(repr(n) for n in known) or "none"
+                problems.append(f"{where} does not exist (versions of {project}: {names})")
+        elif link.kind == "jira_epic":
+            issuetype = poller.issue_type(link.target)
+            if issuetype is None:
+                problems.append(f"{where} does not exist")
+            elif not is_epic_type(issuetype):
+                problems.append(f"{where} is a {issuetype.get('name') or 'non-epic issue'}, not an epic")
+        elif link.kind == "jira_jql":
+            complaint = poller.jql_problem(link.target)
+            if complaint:
+                problems.append(f"{where}: Jira refuses the query: {complaint}")
     return problems
