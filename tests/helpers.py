@@ -95,3 +95,75 @@ repos = ["acme/web"]
     settings = load_settings(config)
     okrs = load_okrs(settings.okrsync.mappings, settings=settings)
     return Project(folder, config, settings, okrs, open_store(settings.okrsync.database_url))
+
+
+JIRA_MAPPING = """
+[cycle]
+id = "2026-Q4"
+start = 2026-10-01
+end = 2026-12-31
+
+[[objective]]
+id = "ENG-1"
+title = "Remove friction from onboarding"
+owner = "bob"
+
+[[objective.key_result]]
+id = "ENG-1.1"
+title = "Ship onboarding"
+owner = "bob"
+kind = "milestones"
+baseline = 0
+target = 100
+unit = "%"
+
+[[objective.key_result.link]]
+source = "jira"
+version = "ONB/2.0"
+
+[[objective.key_result.link]]
+source = "jira"
+epic = "ONB-1"
+
+[[objective.key_result.link]]
+source = "jira"
+jql = "project = ONB AND labels = perf"
+title = "Perf fixes"
+due = 2026-12-15
+"""
+
+
+def write_jira_project(
+    folder: Path,
+    *,
+    database_url: str,
+    jira_url: str,
+    token: str,
+    email: str | None = None,
+    mapping: str = JIRA_MAPPING,
+    extra: str = "",
+    timezone: str = "Europe/Berlin",
+) -> Project:
+    """Write a config with one `[sources.jira]` table (Cloud when `email` is given, else a PAT)."""
+    (folder / "mappings").mkdir(parents=True, exist_ok=True)
+    (folder / "mappings" / "okrs.toml").write_text(mapping)
+    config = folder / "config.toml"
+    email_line = f'email = "{email}"' if email else ""
+    config.write_text(
+        f"""[okrsync]
+database_url = "{database_url}"
+mappings = "mappings"
+timezone = "{timezone}"
+
+[sources.jira]
+kind = "jira"
+url = "{jira_url}"
+{email_line}
+token = "{token}"
+projects = ["ONB"]
+{extra}
+"""
+    )
+    settings = load_settings(config)
+    okrs = load_okrs(settings.okrsync.mappings, settings=settings)
+    return Project(folder, config, settings, okrs, open_store(settings.okrsync.database_url))
