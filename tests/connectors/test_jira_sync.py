@@ -1,0 +1,423 @@
+"""The Jira connector end to end: real `jira` client, simulator on 127.0.0.1, real store.
+
+Every test runs against Jira Cloud and Data Center (the `mode` fixture) and on each database.
+The story points field never has the common id `customfield_10016` here, so finding it by
+name is exercised everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from okrsync.cli import app
+from okrsync.engine import CycleReport, run_cycle
+from okrsync.progress import status_for
+from okrsync.sandbox.jira import JiraSim
+from okrsync.sources import Poller, make_poller
+from okrsync.store import IssueMilestone, SourceState, TrackerIssue, TrackerMilestone, session
+from tests.helpers import JIRA_MAPPING, FakeClock, Project, write_jira_project
+
+EMAIL = "okrsync@acme.com"
+TOKEN = "atl-SECRET-api-token-5f3a"
+PAT = "pat-SECRET-9c1d77"
+START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# (field id, field name) per deployment: neither is the usual customfield_10016.
+POINTS = {
+    "cloud": ("customfield_10042", "Story point estimate"),
+    "datacenter": ("customfield_10106", "Story Points"),
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture(params=["cloud", "datacenter"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def account_timezone() -> str:
+    return "UTC"
+
+
+@pytest.fixture
+def sim(mode: str, clock: FakeClock, account_timezone: str) -> Iterator[JiraSim]:
+    users = {f"{EMAIL}:{TOKEN}": "okrsync"} if mode == "cloud" else {PAT: "okrsync"}
+    field_id, field_name = POINTS[mode]
+    simulator = JiraSim(
+        mode,  # type: ignore[arg-type]
+        users=users,
+        clock=clock,
+        account_timezone=account_timezone,
+        story_points_field=field_id,
+        story_points_name=field_name,
+        deployment_type="DataCenter",
+    )
+    simulator.add_project("ONB", "Onboarding")
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+def make_project(sim: JiraSim, folder: Path, database_url: str, **kwargs: Any) -> Project:
+    """Write a project whose Jira source authenticates as the deployment expects."""
+    if sim.mode == "cloud":
+        return write_jira_project(
+            folder, database_url=database_url, jira_url=sim.url, token=TOKEN, email=EMAIL, **kwargs
+        )
+    return write_jira_project(folder, database_url=database_url, jira_url=sim.url, token=PAT, **kwargs)
+
+
+@pytest.fixture
+def project(sim: JiraSim, tmp_path: Path, database_url: str) -> Project:
+    return make_project(sim, tmp_path, database_url)
+
+
+@pytest.fixture
+def pollers() -> dict[str, Poller]:
+    """Pollers kept across cycles, as the daemon keeps them (one client, one /field read)."""
+    return {}
+
+
+def cycle(project: Project, clock: FakeClock, pollers: dict[str, Poller] | None = None) -> CycleReport:
+    return run_cycle(project.settings, project.okrs, project.engine, now=clock(), pollers=pollers)
+
+
+def seed(sim: JiraSim, clock: FakeClock) -> dict[str, str]:
+    """An epic (ONB-1) with work in fix version 2.0: done, won't do, open (labelled perf), a sub-task."""
+    sim.add_version("ONB", "2.0", release_date=date(2026, 12, 4), description="The onboarding release")
+    sim.add_version("ONB", "1.0", release_date=date(2026, 10, 1), released=True)
+    keys = {"epic": sim.add_issue("ONB", "Onboarding v2", issuetype="Epic", duedate=date(2026, 12, 10))}
+    clock.tick(60)
+    keys["done"] = sim.add_issue(
+        "ONB",
+        "Sign-up form",
+        status="Done",
+        resolution="Done",
+        fix_versions=["2.0"],
+        parent=keys["epic"],
+        story_points=3,
+    )
+    keys["wont"] = sim.add_issue(
+        "ONB", "Legacy wizard", status="Done", resolution="Won't Do", fix_versions=["2.0"], story_points=5
+    )
+    keys["open"] = sim.add_issue(
+        "ONB",
+        "Faster first load",
+        fix_versions=["2.0"],
+        parent=keys["epic"],
+        labels=["perf"],
+        assignee="carol",
+        story_points=2,
+    )
+    keys["sub"] = sim.add_issue(
+        "ONB", "Write the test", issuetype="Sub-task", parent=keys["open"], status="Done", resolution="Done"
+    )
+    return keys
+
+
+def stored(project: Project) -> dict[str, TrackerIssue]:
+    with session(project.engine) as db:
+        return {i.key: i for i in db.execute(select(TrackerIssue)).scalars()}
+
+
+def milestones(project: Project) -> dict[str, TrackerMilestone]:
+    with session(project.engine) as db:
+        return {m.key: m for m in db.execute(select(TrackerMilestone)).scalars()}
+
+
+def members(project: Project, milestone_key: str) -> set[str]:
+    with session(project.engine) as db:
+        rows = db.execute(
+            select(IssueMilestone.issue_key).where(IssueMilestone.milestone_key == milestone_key)
+        )
+        return {row[0] for row in rows}
+
+
+def status_milestones(project: Project, clock: FakeClock) -> dict[str, dict[str, Any]]:
+    document = status_for(project.settings, project.okrs, project.engine, moment=clock(), cycle=None)
+    shown = document["objectives"][0]["key_results"][0]["milestones"]
+    return {m["key"]: m for m in shown}
+
+
+def searches(sim: JiraSim) -> list[str]:
+    """The JQL of every search the simulator answered, in order."""
+    found = []
+    for request in sim.log():
+        if request.path.endswith(("/search", "/search/jql")):
+            found.append(request.param("jql") or (request.json() or {}).get("jql", ""))
+    return found
+
+
+# --- full and incremental sync ---------------------------------------------------------------
+
+
+def test_full_sync_stores_versions_epics_jql_sets_and_classified_issues(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    keys = seed(sim, clock)
+    for index in range(230):  # with the seed: three pages of 100
+        sim.add_issue("ONB", f"Filler {index}")
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert len(issues) == 233  # the epic is a milestone, the sub-task would count twice
+    assert keys["epic"] not in issues and keys["sub"] not in issues
+    done, wont, open_ = issues[keys["done"]], issues[keys["wont"]], issues[keys["open"]]
+    assert (done.status, wont.status, open_.status) == ("done", "excluded", "open")
+    assert done.done_at == datetime(2026, 11, 22, 10, 1, tzinfo=UTC)
+    assert (done.points, open_.points, open_.assignee) == (3.0, 2.0, "carol")
+    assert open_.url == f"{sim.url}/browse/{keys['open']}" and open_.container == "ONB"
+    assert members(project, "jira:ONB/2.0") == {keys["done"], keys["wont"], keys["open"]}
+    assert members(project, f"jira:{keys['epic']}") == {keys["done"], keys["open"]}
+    assert members(project, "jira:jql:Perf fixes") == {keys["open"]}
+    stored_milestones = milestones(project)
+    assert stored_milestones["jira:ONB/1.0"].state == "closed"  # released
+    assert stored_milestones["jira:ONB-1"].kind == "jira_epic"
+
+    shown = status_milestones(project, clock)
+    assert list(shown) == ["jira:ONB/2.0", "jira:ONB-1", "jira:jql:Perf fixes"]  # SPEC §4 keys
+    version, epic, jql = shown.values()
+    assert (version["due"], version["done"], version["total"], version["excluded"]) == ("2026-12-04", 1, 2, 1)
+    assert (epic["title"], epic["due"], epic["done"], epic["total"]) == ("Onboarding v2", "2026-12-10", 1, 2)
+    assert (jql["title"], jql["due"], jql["total"]) == ("Perf fixes", "2026-12-15", 1)
+    main = [j for j in searches(sim) if "ORDER BY key" in j]
+    assert len(main) == 3  # one search, paged
+
+
+def test_incremental_sync_sees_every_change_including_the_same_instant_as_the_last_poll(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock, pollers: dict[str, Poller]
+) -> None:
+    # No overlap: an update stamped in the very millisecond of the cursor must still be seen.
+    project = make_project(sim, tmp_path, database_url, extra="overlap_seconds = 0")
+    keys = seed(sim, clock)
+    assert not cycle(project, clock, pollers).failed
+
+    # The clock has not moved: stamped in the same millisecond as the cursor's high-water mark.
+    late = sim.add_issue("ONB", "Filed in the same instant", fix_versions=["2.0"])
+    clock.tick(5)
+    sim.transition(keys["open"], "Done", "Done")  # the same minute as the poll
+    clock.tick(15)
+    sim.update_issue(keys["wont"], summary="Legacy wizard (dropped)")
+    clock.tick(20)
+
+    report = cycle(project, clock, pollers)
+
+    assert not report.failed
+    assert report.sources[0].changed == 3  # each change applied once, nothing else rewritten
+    issues = stored(project)
+    assert issues[keys["open"]].status == "done"
+    assert issues[late].title == "Filed in the same instant"
+    assert issues[keys["wont"]].title == "Legacy wizard (dropped)"
+    assert late in members(project, "jira:ONB/2.0")
+    clock.tick(60)
+    assert cycle(project, clock, pollers).sources[0].changed == 0
+    fields_reads = [r for r in sim.log() if r.path.endswith("/field")]
+    assert len(fields_reads) == 1  # the field cache is filled once, not per search (SPEC §8)
+
+
+def test_a_release_date_change_moves_the_stored_due_day(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    seed(sim, clock)
+    cycle(project, clock)
+    assert milestones(project)["jira:ONB/2.0"].due == date(2026, 12, 4)
+
+    clock.tick(300)
+    sim.set_release_date("ONB", "2.0", date(2026, 12, 18))  # no issue's `updated` changes
+    sim.delete_version("ONB", "1.0")
+    report = cycle(project, clock)
+
+    assert not report.failed
+    found = milestones(project)
+    assert found["jira:ONB/2.0"].due == date(2026, 12, 18)
+    assert "jira:ONB/1.0" not in found  # the list is complete: a version missing from it is gone
+    assert status_milestones(project, clock)["jira:ONB/2.0"]["due"] == "2026-12-18"
+
+
+def test_a_deleted_issue_and_epic_are_removed_by_the_hourly_check_not_before(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    keys = seed(sim, clock)
+    doomed_epic = sim.add_issue("ONB", "Abandoned epic", issuetype="Epic")
+    assert not cycle(project, clock).failed  # the first check runs here and is recorded
+    sim.delete_issue(keys["wont"])
+    sim.delete_issue(doomed_epic)
+
+    clock.tick(30 * 60)
+    early = cycle(project, clock)
+
+    assert not early.failed and early.sources[0].removed == 0
+    assert keys["wont"] in stored(project) and f"jira:{doomed_epic}" in milestones(project)
+
+    clock.tick(31 * 60)
+    late = cycle(project, clock)
+
+    assert not late.failed and late.sources[0].removed == 1
+    assert keys["wont"] not in stored(project)
+    assert f"jira:{doomed_epic}" not in milestones(project)
+    assert members(project, "jira:ONB/2.0") == {keys["done"], keys["open"]}
+    with session(project.engine) as db:
+        cursor = db.get(SourceState, "jira").cursor
+    assert cursor["deleted_checked_at"] == clock().isoformat()
+
+
+def test_subtasks_count_when_the_source_includes_them(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    project = make_project(sim, tmp_path, database_url, extra="include_subtasks = true")
+    keys = seed(sim, clock)
+
+    cycle(project, clock)
+
+    issues = stored(project)
+    assert issues[keys["sub"]].is_subtask and issues[keys["sub"]].status == "done"
+
+
+# --- JQL sets ----------------------------------------------------------------------------------
+
+JQL_MAPPING = (
+    JIRA_MAPPING.replace('jql = "project = ONB AND labels = perf"', 'jql = "labels = perf ORDER BY key"')
+    + """
+[[objective.key_result.link]]
+source = "jira"
+jql = "fixVersion in unreleasedVersions(ONB)"
+title = "Unreleased"
+due = 2026-12-31
+"""
+)
+
+
+def test_jql_set_membership_follows_changes_and_reaches_other_projects(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock, pollers: dict[str, Poller]
+) -> None:
+    project = make_project(sim, tmp_path, database_url, mapping=JQL_MAPPING)
+    keys = seed(sim, clock)
+    sim.add_project("WEB", "Web")  # not a project of the source: reached only through the set
+    web = sim.add_issue("WEB", "Slow landing page", labels=["perf"])
+    assert not cycle(project, clock, pollers).failed
+    assert members(project, "jira:jql:Perf fixes") == {keys["open"], web}
+    assert stored(project)[web].container == "WEB"
+    assert members(project, "jira:jql:Unreleased") == {keys["done"], keys["wont"], keys["open"]}
+
+    clock.tick(600)
+    sim.update_issue(keys["open"], labels=[])  # leaves the set: its update brings it back
+    sim.transition(web, "Done", "Done")
+    assert not cycle(project, clock, pollers).failed
+
+    assert members(project, "jira:jql:Perf fixes") == {web}
+    assert stored(project)[web].status == "done"
+
+    clock.tick(600)  # the cursor is now past the seeded issues' last update (and the overlap)
+    sim.update_version("ONB", "2.0", released=True)  # all leave "Unreleased", none is updated
+    assert not cycle(project, clock, pollers).failed
+    # Nothing in an `updated` search says they left; the hourly full evaluation does.
+    assert members(project, "jira:jql:Unreleased") == {keys["done"], keys["wont"]}
+    clock.tick(3600)
+    assert not cycle(project, clock, pollers).failed
+    assert members(project, "jira:jql:Unreleased") == set()
+
+
+# --- Cloud specifics ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["cloud"])
+def test_cloud_uses_only_search_jql_with_epoch_millisecond_bounds(
+    sim: JiraSim, project: Project, clock: FakeClock, pollers: dict[str, Poller]
+) -> None:
+    keys = seed(sim, clock)
+    cycle(project, clock, pollers)
+    clock.tick(120)
+    sim.update_issue(keys["open"], summary="Faster first paint")
+    cycle(project, clock, pollers)
+    clock.tick(3600)  # the deleted-issue check and full JQL evaluation run too
+    cycle(project, clock, pollers)
+
+    log = sim.log()
+    assert not [r.path for r in log if r.path.endswith("/search")]  # removed on Cloud (410)
+    assert any(r.path.endswith("/search/jql") for r in log)
+    bounds = [b for jql in searches(sim) for b in re.findall(r"updated\s*[<>=!]+\s*([^\s)]+)", jql)]
+    assert bounds, "no incremental search was made"
+    assert all(re.fullmatch(r"\d{13}", b) for b in bounds), bounds
+
+
+@pytest.mark.parametrize(("mode", "account_timezone"), [("cloud", "America/New_York")])
+def test_an_account_in_new_york_loses_no_update(sim: JiraSim, project: Project, clock: FakeClock) -> None:
+    keys = seed(sim, clock)
+    assert not cycle(project, clock).failed  # 10:01 UTC
+    clock.tick(120)
+    sim.update_issue(keys["open"], summary="Changed at 10:03 UTC")
+
+    # A zone-less bound of the last poll's UTC time is read as 10:01 in New York (15:01 UTC).
+    assert keys["open"] not in sim.search('project = ONB AND updated >= "2026-11-22 10:01"')
+    clock.tick(120)
+    assert not cycle(project, clock).failed
+
+    assert stored(project)[keys["open"]].title == "Changed at 10:03 UTC"
+
+
+# --- metric counts and validate --tracker ------------------------------------------------------
+
+
+def test_count_answers_a_metric_query(sim: JiraSim, project: Project, clock: FakeClock) -> None:
+    seed(sim, clock)
+    poller = make_poller(project.settings.sources["jira"], project.okrs)
+
+    assert poller.count("project = ONB AND statusCategory = Done") == 3
+
+
+MISSING_LINKS = (
+    JIRA_MAPPING
+    + """
+[[objective.key_result.link]]
+source = "jira"
+version = "ONB/9.9"
+
+[[objective.key_result.link]]
+source = "jira"
+epic = "ONB-77"
+
+[[objective.key_result.link]]
+source = "jira"
+epic = "ONB-2"
+
+[[objective.key_result.link]]
+source = "jira"
+jql = "fixVersion = 9.9"
+title = "Typo"
+due = 2026-12-01
+"""
+)
+
+
+def test_validate_tracker_names_each_jira_link_that_does_not_exist(
+    sim: JiraSim, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(sim, clock)
+    project = make_project(sim, tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", mapping=MISSING_LINKS)
+    monkeypatch.setenv("OKRSYNC_NOW", clock().isoformat())
+
+    result = CliRunner().invoke(app, ["--config", str(project.config), "validate", "--tracker"])
+
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "Jira version ONB/9.9 does not exist (versions of ONB: '2.0', '1.0')" in output
+    assert "Jira epic ONB-77 does not exist" in output
+    assert "Jira epic ONB-2 is a Task, not an epic" in output
+    assert "JQL set 'Typo': Jira refuses the query" in output
+    for good in ("Jira version ONB/2.0", "Jira epic ONB-1 ", "Perf fixes"):
+        assert good not in output
+    assert TOKEN not in output and PAT not in output
