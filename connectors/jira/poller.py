@@ -21,7 +21,9 @@ How one poll works (SPEC §6):
    issues; sub-tasks are left out unless the source includes them.
 4. Deleted issues never show up in an `updated` search. At most once per
    `deleted_check_interval`, an id-only search per project lists what exists; stored issues
-   (and remembered epics) missing from it are confirmed gone one by one, then removed.
+   (and remembered epics) missing from it are confirmed gone one by one, then removed. When
+   most of a project is missing at once, nothing is removed and a warning says why: that is
+   what a lost browse permission looks like, and emptying every KR would be worse.
 
 Pages are raw JSON through the client's own request path (`json_result=True`), one page at a
 time: Cloud `enhanced_search_issues` with `nextPageToken` (Cloud's `/search` answers 410),
@@ -68,6 +70,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # items early absorbs that (the repeats are de-duplicated by key).
 _STEP_BACK = 5
 _ID_CHUNK = 100  # ids per `id in (...)` fetch
+_MAX_UNCONFIRMED = 100  # more missing keys than this, and over half the project: a permission problem
 
 
 def _utc_now() -> datetime:
@@ -429,6 +432,19 @@ class JiraPoller:
             stored = poll.known.issue_keys(project)
             epics = poll.epics.get(project, set())
             candidates = sorted((stored | epics) - live)
+            if len(candidates) > _MAX_UNCONFIRMED and len(candidates) * 2 > len(stored | epics):
+                # Most of a project missing at once is far likelier a lost permission (Jira then
+                # lists nothing and answers 404 for each issue) than a mass deletion; removing
+                # them would empty the KRs. Say so and leave the store alone.
+                logger.warning(
+                    "source %s: the key list of %s lacks %d of %d stored issues; not removing them "
+                    "(check that the account may still browse the project)",
+                    self.name,
+                    project,
+                    len(candidates),
+                    len(stored | epics),
+                )
+                continue
             gone = [key for key in candidates if self._get_issue(key, ["key"], exact=True) is None]
             if not gone:
                 continue

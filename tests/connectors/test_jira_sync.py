@@ -275,6 +275,41 @@ def test_a_deleted_issue_and_epic_are_removed_by_the_hourly_check_not_before(
     assert cursor["deleted_checked_at"] == clock().isoformat()
 
 
+def test_a_project_that_suddenly_lists_almost_nothing_is_not_emptied(
+    sim: JiraSim, project: Project, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = [sim.add_issue("ONB", f"Task {index}") for index in range(120)]
+    cycle(project, clock)
+    for key in keys[1:]:  # what a lost browse permission looks like from here
+        sim.delete_issue(key)
+
+    clock.tick(3601)
+    report = cycle(project, clock)
+
+    assert not report.failed and report.sources[0].removed == 0
+    assert len(stored(project)) == 120
+    assert "lacks 119 of 120 stored issues; not removing them" in caplog.text
+
+
+KR_TOKEN_MAPPING = JIRA_MAPPING.split("[[objective.key_result.link]]")[0]
+
+
+def test_kr_tokens_in_version_descriptions_and_epic_labels_link_them(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    project = make_project(sim, tmp_path, database_url, mapping=KR_TOKEN_MAPPING)
+    sim.add_version("ONB", "3.0", release_date=date(2026, 12, 1), description="Ships kr:ENG-1.1.")
+    sim.add_version("ONB", "4.0", description="Not linked")
+    epic = sim.add_issue("ONB", "Self-serve setup", issuetype="Epic", labels=["kr:ENG-1.1"])
+    sim.add_issue("ONB", "Setup wizard", parent=epic, fix_versions=["3.0"])
+
+    cycle(project, clock)
+
+    shown = status_milestones(project, clock)
+    assert sorted(shown) == ["jira:ONB-1", "jira:ONB/3.0"]
+    assert shown["jira:ONB-1"]["total"] == shown["jira:ONB/3.0"]["total"] == 1
+
+
 def test_subtasks_count_when_the_source_includes_them(
     sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
