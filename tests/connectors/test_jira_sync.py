@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from connectors.jira.records import BASE_FIELDS
 from okrsync.cli import app
 from okrsync.engine import CycleReport, run_cycle
 from okrsync.progress import status_for
@@ -194,8 +195,12 @@ def test_full_sync_stores_versions_epics_jql_sets_and_classified_issues(
     assert (version["due"], version["done"], version["total"], version["excluded"]) == ("2026-12-04", 1, 2, 1)
     assert (epic["title"], epic["due"], epic["done"], epic["total"]) == ("Onboarding v2", "2026-12-10", 1, 2)
     assert (jql["title"], jql["due"], jql["total"]) == ("Perf fixes", "2026-12-15", 1)
-    main = [j for j in searches(sim) if "ORDER BY key" in j]
+    main = [r for r in sim.log() if "ORDER BY key" in (r.param("jql") or "")]
     assert len(main) == 3  # one search, paged
+    wanted = {*BASE_FIELDS, POINTS[sim.mode][0]} | (
+        {"customfield_10014"} if sim.mode == "datacenter" else set()
+    )
+    assert set(main[0].query["fields"]) == wanted  # only the fields needed
 
 
 def test_incremental_sync_sees_every_change_including_the_same_instant_as_the_last_poll(
@@ -224,7 +229,9 @@ def test_incremental_sync_sees_every_change_including_the_same_instant_as_the_la
     assert issues[keys["wont"]].title == "Legacy wizard (dropped)"
     assert late in members(project, "jira:ONB/2.0")
     clock.tick(60)
-    assert cycle(project, clock, pollers).sources[0].changed == 0
+    quiet = cycle(project, clock, pollers).sources[0]
+    assert quiet.changed == 0
+    assert quiet.requests == 3  # SPEC §8: one versions call, one search, plus one per JQL set
     fields_reads = [r for r in sim.log() if r.path.endswith("/field")]
     assert len(fields_reads) == 1  # the field cache is filled once, not per search (SPEC §8)
 
