@@ -20,18 +20,16 @@ from okrsync.days import due_day
 from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
 
 
-def _upsert(
-    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
+def _upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert or update rows by key as one executemany: the statement compiles once, not per row."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(list(rows))
+    statement = insert(table)
     updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    session.execute(statement)
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
 
 
 def kr_ids_from_labels(labels: Iterable[str], prefix: str) -> list[str]:
