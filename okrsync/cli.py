@@ -361,7 +361,8 @@ def demo(
     from okrsync.sandbox.demo import run_demo
 
     if not logging.getLogger("okrsync").isEnabledFor(logging.DEBUG):
-        logging.getLogger("okrsync").setLevel(logging.WARNING)  # the demo tells its own story
+        for name in ("okrsync", "connectors"):
+            logging.getLogger(name).setLevel(logging.WARNING)  # the demo tells its own story
     code = run_demo(out, workdir=keep)
     raise typer.Exit(code)
 

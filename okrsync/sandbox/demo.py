@@ -22,9 +22,11 @@ from rich.console import Console
 from rich.text import Text
 
 from okrsync.sandbox.github import GitHubSim
+from okrsync.sandbox.jira import JiraSim
 
 DEMO_MAPPINGS = Path(__file__).parent / "demo_mappings"
 DEMO_TOKEN = "demo-token-not-a-secret"
+JIRA_EMAIL = "okrsync@acme.test"
 QUARTER = (date(2026, 10, 1), date(2026, 12, 31))
 PINNED_NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -120,7 +122,40 @@ def seed(sim: GitHubSim, *, now: datetime) -> None:
         sim.add_issue("acme/api", f"Open customer bug #{index + 13}", labels=["customer-bug"])
 
 
-def write_config(folder: Path, *, github_url: str) -> Path:
+def seed_jira(jira: JiraSim, clock: list[datetime], *, now: datetime) -> None:
+    """Create the Jira project: fix version ONB/2.0 (linked to ENG-1.1 beside a GitHub
+    milestone) and an epic labelled `kr:ENG-1.2` (linked from inside Jira)."""
+    today = now.date()
+    jira.add_project("ONB", "Onboarding")
+    jira.add_version(
+        "ONB", "2.0", release_date=today + timedelta(days=12), description="Self-serve onboarding"
+    )
+    work = [
+        ("Plan picker on sign-up", "carol", 9, None),
+        ("Trial banner", "frank", 4, None),
+        ("Invite teammates step", "bob", 1, None),
+        ("Legacy wizard parity", None, 6, "Won't Do"),
+        ("Seat-based pricing page", "frank", None, None),
+        ("Usage tour", "carol", None, None),
+    ]
+    for summary, who, done_days, resolution in work:
+        clock[0] = now - timedelta(days=done_days or 0)
+        key = jira.add_issue("ONB", summary, fix_versions=["2.0"], assignee=who, story_points=3)
+        if done_days is not None:
+            jira.transition(key, "Done", resolution or "Done")
+    jira.add_issue(
+        "ONB", "Write copy for the banner", issuetype="Sub-task", parent="ONB-2", fix_versions=["2.0"]
+    )
+    clock[0] = now
+    epic = jira.add_issue("ONB", "Error tracking for sign-up", issuetype="Epic", labels=["kr:ENG-1.2"])
+    jira.add_issue("ONB", "Alert on sign-up 5xx", parent=epic, assignee="dave")
+    clock[0] = now - timedelta(days=2)
+    done = jira.add_issue("ONB", "Dashboard of sign-up errors", parent=epic, assignee="dave")
+    jira.transition(done, "Done", "Done")
+    clock[0] = now
+
+
+def write_config(folder: Path, *, github_url: str, jira_url: str) -> Path:
     """Write the demo's config.toml and copy its mappings; return the config path."""
     mappings = folder / "mappings"
     if mappings.exists():
@@ -140,6 +175,13 @@ kind = "github"
 base_url = "{github_url}"
 token = "{DEMO_TOKEN}"
 repos = ["acme/web", "acme/api"]
+
+[sources.jira]
+kind = "jira"
+url = "{jira_url}"
+email = "{JIRA_EMAIL}"
+token = "{DEMO_TOKEN}"
+projects = ["ONB"]
 
 [alerts.channels.console]
 type = "log"
@@ -200,14 +242,22 @@ def run_demo(
         folder.mkdir(parents=True, exist_ok=True)
     clock = [moment]
     sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: clock[0])
+    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: clock[0])
     try:
         seed(sim, now=moment)
+        seed_jira(jira, clock, now=moment)
         sim.start()
-        config = write_config(folder, github_url=sim.url)
+        jira.start()
+        config = write_config(folder, github_url=sim.url, jira_url=jira.url)
         settings = load_settings(config)
         okrs = load_okrs(settings.okrsync.mappings, settings=settings)
         engine = open_store(settings.okrsync.database_url)
-        console.print(Text(f"okrsync demo — simulated GitHub at {sim.url}, files in {folder}", style="bold"))
+        console.print(
+            Text(
+                f"okrsync demo: simulated GitHub at {sim.url} and Jira at {jira.url}; files in {folder}",
+                style="bold",
+            )
+        )
         report = run_cycle(settings, okrs, engine, now=moment)
         for outcome in report.sources:
             line = (
@@ -234,5 +284,6 @@ def run_demo(
         return 1 if failed else 0
     finally:
         sim.stop()
+        jira.stop()
         if temp is not None:
             temp.cleanup()
