@@ -235,3 +235,60 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class Checkin(SQLModel, table=True):
+    """A KR owner's weekly check-in: confidence 1–10, maybe a value, a blocker and a next action.
+
+    Rows are never updated: the sequence of confidences is what `kr.confidence_drop` reads,
+    and a check-in's id is part of that event's key. `day` is the local calendar day of `at`
+    in the configured zone, fixed when the row is written, so "this week" never shifts when
+    the zone setting changes later.
+    """
+
+    __tablename__ = "checkin"
+    __table_args__ = (Index("ix_checkin_kr_at", "kr_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kr_id: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    day: date
+    confidence: int
+    value: float | None = None
+    blocker: str | None = None
+    next_action: str | None = None
+    note: str | None = None
+    author: str | None = None
+
+
+class ProgressPoint(SQLModel, table=True):
+    """One change of a KR's or milestone's progress: the compact history (okrsync.history).
+
+    A row is written only when progress (or a milestone's done/total) changes, and at most one
+    row per subject and day is kept, so an unchanged org adds nothing however often it polls.
+    `kind` is "kr" (key: the KR id, source "") or "milestone" (key and source of the milestone).
+    """
+
+    __tablename__ = "progress_point"
+    __table_args__ = (Index("ix_progress_point_subject", "kind", "source", "key", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    source: str = ""
+    key: str
+    day: date
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    progress: float
+    value: float | None = None
+    done: int | None = None
+    total: int | None = None
+
+
+class ScoreNote(SQLModel, table=True):
+    """The one sentence of reasoning an OKR lead gives a KR's score (`okrsync score --note`)."""
+
+    __tablename__ = "score_note"
+
+    kr_id: str = Field(primary_key=True)
+    text: str
+    updated_at: datetime | None = _utc()
