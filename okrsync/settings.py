@@ -241,6 +241,9 @@ class ChannelSettings(_Section):
         return self
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
 class AlertsSection(_Section):
     """`[alerts]`: which slow-burning conditions alert, and through which channels."""
 
@@ -250,7 +253,19 @@ class AlertsSection(_Section):
     """A confidence fall of this much within 14 days raises kr.confidence_drop."""
     send_backlog: bool = False
     """On a new database, also send events whose onset is before today."""
+    digest_day: Weekday = "monday"
+    """Day of the week the weekly digest (digest.weekly) goes to each KR owner."""
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    """Hour of `digest_day`, in the configured timezone, from which the digest is sent."""
     channels: dict[str, ChannelSettings] = {}
+
+    @field_validator("digest_day", mode="before")
+    @classmethod
+    def _weekday_any_case(cls, value: Any) -> Any:
+        """Accept "Monday" as well as "monday": the day is a name, not an identifier."""
+        if isinstance(value, str) and value.strip().lower() in get_args(Weekday):
+            return value.strip().lower()
+        return value  # left as written, so the error message shows what the user typed
 
 
 class ServerSection(_Section):
