@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from github import Auth, Github
+from measure import run_measured  # noqa: E402 - benchmarks/ is the script's folder
 
 from okrsync.sandbox.github import GitHubSim
 
@@ -101,20 +101,12 @@ def bare_client_paging(url: str, repos: list[str]) -> float:
 def run_sync(config: Path, now: datetime) -> tuple[float, float, str]:
     """Run `okrsync sync` in a child; return (wall seconds, peak RSS MB, output)."""
     env = {**os.environ, "OKRSYNC_NOW": now.isoformat()}
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "okrsync.cli", "--config", str(config), "sync"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    wall, peak, code, output = run_measured(
+        [sys.executable, "-m", "okrsync.cli", "--config", str(config), "sync"], env=env
     )
-    output = child.stdout.read() if child.stdout else ""
-    _pid, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    if code not in (0, 1):
         raise SystemExit(f"sync failed:\n{output}")
-    return wall, usage.ru_maxrss / 1024, output
+    return wall, peak, output
 
 
 def rollup_and_detection_seconds(config: Path, now: datetime) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jira import JIRA
+from measure import run_measured  # noqa: E402 - benchmarks/ is the script's folder
 
 from connectors.jira.records import BASE_FIELDS
 from okrsync.sandbox.jira import JiraSim
@@ -80,19 +80,12 @@ def bare_client(url: str, projects: list[str]) -> float:
 
 def run_sync(config: Path, now: datetime) -> tuple[float, float]:
     env = {**os.environ, "OKRSYNC_NOW": now.isoformat()}
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "okrsync.cli", "--config", str(config), "sync"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    wall, peak, code, output = run_measured(
+        [sys.executable, "-m", "okrsync.cli", "--config", str(config), "sync"], env=env
     )
-    output = child.stdout.read() if child.stdout else ""
-    _pid, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    if code not in (0, 1):
         raise SystemExit(f"sync failed:\n{output}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return wall, peak
 
 
 def main() -> None:
