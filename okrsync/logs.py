@@ -46,3 +46,5 @@ def configure(*, verbose: bool = False) -> None:
     logging.getLogger("connectors").setLevel(level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # urllib3 warns on every retry with the request path; okrsync reports the outcome itself.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

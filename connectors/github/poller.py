@@ -32,6 +32,7 @@ from github import Github, GithubException
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
+from connectors.net import network_problem
 from connectors.records import Batch, IssueRecord
 from okrsync.errors import SourceError
 
@@ -246,7 +247,9 @@ class GitHubPoller:
             limited = " (rate limited)" if "403" in reason or "429" in reason else ""
             msg = f"GET {_strip(url)} failed after retries{limited}: {_short(reason)}"
             raise SourceError(self.name, msg, retriable=True) from exc
-        except (requests.RequestException, RuntimeError, ValueError) as exc:
+        except requests.RequestException as exc:
+            raise SourceError(self.name, f"GET {_strip(url)}: {network_problem(exc)}", retriable=True) from exc
+        except (RuntimeError, ValueError) as exc:
             msg = f"GET {_strip(url)} failed: {type(exc).__name__}: {_short(str(exc))}"
             raise SourceError(self.name, msg, retriable=True) from exc
         remaining = response_headers.get("x-ratelimit-remaining")

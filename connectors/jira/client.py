@@ -29,6 +29,7 @@ from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
 from connectors.jira.records import SiteFields
+from connectors.net import network_problem
 from okrsync.errors import SourceError
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class Caller:
                 msg = f"{what}: Jira answered something that is not JSON ({_short(str(exc))})"
                 raise SourceError(self.source, msg, retriable=True) from None
             except requests.RequestException as exc:  # ConnectionError, Timeout, …
-                msg = f"{what} failed: {type(exc).__name__}: {_short(_no_query(str(exc)))}"
+                msg = f"{what} failed: {network_problem(exc)}"
                 raise SourceError(self.source, msg, retriable=True) from None
         msg = f"{what}: still rate limited after {_MAX_ATTEMPTS} attempts ({waited:g} s waited)"
         raise SourceError(self.source, msg, retriable=True)

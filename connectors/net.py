@@ -1,0 +1,29 @@
+"""Say in a few words why a request never got an answer (shared by every connector).
+
+requests' own messages repeat the whole URL and urllib3's pool internals; a user needs the
+host and the reason. Hosts are not secrets; URLs with their queries are left out.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+
+
+def network_problem(exc: requests.RequestException) -> str:
+    """Describe a failed connection: `cannot resolve host api.github.com`, `timed out`, …"""
+    host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+    where = f" {host}" if host else ""
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return f"no answer from{where or ' the server'} in time ({type(exc).__name__})"
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return f"cannot resolve host{where}"
+    if "Connection refused" in text:
+        return f"connection refused by{where or ' the server'}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS handshake with{where or ' the server'} failed"
+    if isinstance(exc, requests.ConnectionError):
+        return f"cannot connect to{where or ' the server'}"
+    return f"{type(exc).__name__} talking to{where or ' the server'}"
