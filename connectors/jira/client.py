@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -223,11 +222,6 @@ class Caller:
             msg += " (the account may lack permission to browse this project)"
         retriable = status is None or status >= 500 or status == 408
         return SourceError(self.source, msg, retriable=retriable)
-
-
-def _no_query(text: str) -> str:
-    """Cut query strings out of a message (a JQL can be long; it is noise there)."""
-    return re.sub(r"\?[^\s)'\"]*", "", text)
 
 
 def _short(text: str, limit: int = 300) -> str:
