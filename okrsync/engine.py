@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from okrsync import checkins, digest, history, krsignals
 from okrsync.alerts import build_payload, new_event_id
 from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
@@ -24,6 +25,7 @@ from okrsync.ingest import StoredIssues, remove_issues, save_issues, save_milest
 from okrsync.okrs import OkrSet
 from okrsync.outbox import DispatchReport, NewEvent, dispatch, load_watches, record
 from okrsync.progress import compute, include_pull_requests
+from okrsync.rollup import Rollup
 from okrsync.slips import detect
 from okrsync.sources import Poller, make_poller
 from okrsync.store import Event, KrValue, SourceState, session
@@ -99,7 +101,12 @@ def run_cycle(
 def detect_slips(
     settings: Any, okrs: OkrSet, engine: Engine, *, now: datetime, fetched: set[str], all_fetched: bool
 ) -> list[Event]:
-    """Roll up, judge every linked milestone of the sources fetched, and record new events."""
+    """Roll up, judge every linked milestone of the sources fetched, and record new events.
+
+    The KR steps (history snapshot, kr.stale, kr.confidence_drop, the weekly digest) run on
+    the same roll-up, and their rows are committed by `record` with every event, in one
+    transaction.
+    """
     today = local_day(now, settings.okrsync.tz)
     with session(engine) as db:
         rollup, _gathered = compute(
@@ -136,6 +143,9 @@ def detect_slips(
                     payload=payload,
                 )
             )
+        events += detect_kr_events(
+            db, settings, okrs, rollup, now=now, today=today, fetched=fetched, all_fetched=all_fetched
+        )
         created = record(
             db,
             events,
@@ -153,6 +163,73 @@ def detect_slips(
             event.payload["text"],
         )
     return created
+
+
+def detect_kr_events(
+    db: Session,
+    settings: Any,
+    okrs: OkrSet,
+    rollup: Rollup,
+    *,
+    now: datetime,
+    today: date,
+    fetched: set[str],
+    all_fetched: bool,
+) -> list[NewEvent]:
+    """Snapshot progress into the history, then build kr.* events and any digest that is due.
+
+    The snapshot comes first so a KR that moved today is not judged stale; nothing is
+    committed here (the caller's `record` commits history and events together).
+    """
+    history.snapshot(db, rollup, now=now, today=today)
+    signals = krsignals.detect(
+        rollup,
+        okrs,
+        last_changes=history.last_changes(db),
+        checkins=checkins.since(db, today - timedelta(days=krsignals.LOOKBACK_DAYS)),
+        today=today,
+        stale_after_days=settings.alerts.stale_after_days,
+        confidence_drop=settings.alerts.confidence_drop,
+        judged=krsignals.judged_krs(rollup, okrs, fetched=fetched, all_fetched=all_fetched),
+    )
+    events = []
+    for signal in signals:
+        event_id = new_event_id()
+        payload = krsignals.build_payload(
+            signal,
+            event_id=event_id,
+            okrs=okrs,
+            kr=rollup.key_results[signal.kr_id],
+            people=settings.people,
+            detected_at=now,
+            day=today,
+        )
+        events.append(
+            NewEvent(
+                id=event_id,
+                type=signal.type,
+                dedupe_key=signal.dedupe_key,
+                kr_id=signal.kr_id,
+                milestone_key=None,
+                owner=okrs.key_results[signal.kr_id].owner,
+                day=signal.onset,
+                payload=payload,
+            )
+        )
+    if not settings.alerts.channels:
+        return events  # a digest is a message: with no channel it is not recorded (digest.py)
+    events += digest.due_digests(
+        db,
+        okrs,
+        rollup,
+        now=now,
+        tz=settings.okrsync.tz,
+        weekday=settings.alerts.digest_day,
+        hour=settings.alerts.digest_hour,
+        people=settings.people,
+        new_id=new_event_id,
+    )
+    return events
 
 
 def deliver_alerts(

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from okrsync import checkins
+from okrsync.checkins import metric_values
 from okrsync.days import local_day
 from okrsync.ingest import kr_ids_from_text
 from okrsync.okrs import KeyResult, Link, OkrSet
@@ -98,8 +100,16 @@ def gather(
         if direct.get(kr.id):
             pairs.append((_direct_work(kr, okrs, direct[kr.id]), 1.0))
         facts[kr.id] = pairs
-    values = {v.kr_id: v.value for v in session.execute(select(KrValue)).scalars()}
-    inputs = RollupInputs(milestones=facts, values=values, include_pull_requests=include_pull_requests)
+    # A metric KR's value: the tracker count or the latest check-in (precedence: checkins.py).
+    measured = {v.kr_id: v.value for v in session.execute(select(KrValue)).scalars()}
+    values = metric_values(krs, measured=measured, reported=checkins.latest_values(session))
+    confidences = {kr_id: c.confidence for kr_id, c in checkins.latest(session).items() if kr_id in krs}
+    inputs = RollupInputs(
+        milestones=facts,
+        values=values,
+        confidences=confidences,
+        include_pull_requests=include_pull_requests,
+    )
     return Gathered(inputs=inputs, unknown_kr_ids=dict(unknown))
 
 
@@ -213,10 +223,17 @@ def status_for(
             include_pull_requests=include_pull_requests(settings),
         )
         states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
+        latest = {kr_id: checkins.checkin_json(c) for kr_id, c in checkins.latest(db).items()}
     sources = [
         states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
         for name, s in settings.sources.items()
     ]
     return status_document(
-        okrs, rollup, sources, now=moment, cycle=cycle, unknown_kr_ids=gathered.unknown_kr_ids
+        okrs,
+        rollup,
+        sources,
+        now=moment,
+        cycle=cycle,
+        unknown_kr_ids=gathered.unknown_kr_ids,
+        checkins=latest,
     )

@@ -63,8 +63,13 @@ def status_document(
     now: datetime,
     cycle: str | None = None,
     unknown_kr_ids: Mapping[str, list[str]] | None = None,
+    checkins: Mapping[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """Build the `status --json` document for every cycle, or for one."""
+    """Build the `status --json` document for every cycle, or for one.
+
+    `checkins` maps a KR id to its latest check-in (`okrsync.checkins.checkin_json`); each KR
+    carries it as `checkin` (null when it has none), next to the SPEC's `confidence`.
+    """
     cycles = [c for c in okrs.cycles.values() if cycle is None or c.id == cycle]
     cycle_ids = {c.id for c in cycles}
     objectives = []
@@ -88,6 +93,7 @@ def status_document(
                     "expected": round(krp.expected, 4),
                     "value": krp.value,
                     "commitment": kr.commitment,
+                    "checkin": (checkins or {}).get(kr.id),
                     "milestones": [milestone_json(m) for m in krp.milestones],
                 }
             )
@@ -209,6 +215,8 @@ def _add_objective(
         kr_label.append(f"{kr['id']} ", style="bold")
         kr_label.append(kr["title"])
         kr_label.append(f"  [{kr['owner']}]  score {kr['score']:.2f}  ", style="dim")
+        if kr.get("confidence") is not None:
+            kr_label.append(f"confidence {kr['confidence']}/10  ", style="dim")
         kr_label.append_text(_badge(kr["status"]))
         kr_node = node.add(kr_label)
         for m in kr["milestones"]:
