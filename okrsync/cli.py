@@ -139,9 +139,9 @@ def validate(
     if strict and okrs.warnings:
         fail(f"{len(okrs.warnings)} warning(s) with --strict")
     if tracker:
-        from okrsync.resolve import resolve_links
+        from okrsync.resolve import resolve_links, unknown_label_ids
 
-        missing = resolve_links(settings, okrs, now=now())
+        missing = resolve_links(settings, okrs, now=now()) + unknown_label_ids(settings, okrs)
         for line in missing:
             err.print(Text.assemble(("error: ", "red"), line), highlight=False)
         if missing:
@@ -250,6 +250,140 @@ def status(
         from okrsync.statusview import render
 
         out.print(render(document))
+
+
+def known_kr(okrs: Any, kr_id: str) -> str:
+    """Return `kr_id` if the mappings define it, else exit 2 naming it and the nearest id."""
+    from okrsync.checkins import unknown_kr_message
+
+    if kr_id not in okrs.key_results:
+        fail(unknown_kr_message(kr_id, okrs.key_results))
+    return kr_id
+
+
+@app.command()
+def checkin(
+    ctx: typer.Context,
+    kr_id: Annotated[str, typer.Argument(metavar="KR-ID", help="The key result, e.g. ENG-1.1.")],
+    confidence: Annotated[
+        str, typer.Option("--confidence", help="How sure you are the KR will be met: 1 (no) to 10 (certain).")
+    ],
+    value: Annotated[
+        float | None, typer.Option("--value", help="The metric's current value (metric KRs).")
+    ] = None,
+    blocker: Annotated[str | None, typer.Option("--blocker", help="What stands in the way.")] = None,
+    next_action: Annotated[str | None, typer.Option("--next", help="The next action.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Anything else worth keeping.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who is checking in (default: not recorded).")
+    ] = None,
+) -> None:
+    """Record a weekly check-in: confidence 1–10, and optionally a value, blocker and next action."""
+    from okrsync import checkins
+    from okrsync.store import session
+
+    settings, okrs = load(ctx)
+    known_kr(okrs, kr_id)
+    try:
+        level = checkins.parse_confidence(confidence)
+    except ValueError as exc:
+        fail(str(exc))
+    kr = okrs.key_results[kr_id]
+    engine = open_db(settings)
+    with session(engine) as db:
+        before = checkins.latest(db).get(kr_id)
+        record = checkins.add(
+            db,
+            kr_id,
+            confidence=level,
+            value=value,
+            blocker=blocker,
+            next_action=next_action,
+            note=note,
+            author=by,
+            now=now(),
+            tz=settings.okrsync.tz,
+        )
+    was = f" (was {before.confidence})" if before is not None else ""
+    out.print(f"check-in stored for {kr_id}: confidence {record.confidence}{was}", highlight=False)
+    if value is not None and kr.kind != "metric":
+        err.print(
+            f"note: {kr_id} takes its progress from its milestones; the value is kept with the check-in"
+        )
+    elif value is not None and kr.value_query:
+        err.print(
+            f"note: {kr_id} is measured by its value_query; the value counts only until a count is measured"
+        )
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    kr_id: Annotated[str, typer.Argument(metavar="KR-ID", help="The key result, e.g. ENG-1.1.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+) -> None:
+    """Explain a KR: milestones, open issues and assignees, latest check-in, the last 14 days."""
+    from okrsync.explain import explain_for, render
+
+    settings, okrs = load(ctx)
+    known_kr(okrs, kr_id)
+    engine = open_db(settings)
+    document = explain_for(settings, okrs, engine, kr_id, moment=now())
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        out.print(render(document), highlight=False)
+
+
+@app.command()
+def score(
+    ctx: typer.Context,
+    cycle: Annotated[str | None, typer.Option("--cycle", help="Only this cycle.")] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="table, markdown or json (json: see the README).")
+    ] = "table",
+    notes: Annotated[
+        list[str] | None,
+        typer.Option("--note", metavar="KR-ID=TEXT", help="Store a KR's reasoning (empty TEXT removes it)."),
+    ] = None,
+) -> None:
+    """Score KRs and objectives with grading bands, call-outs and reasoning notes."""
+    from okrsync import scoring
+    from okrsync.days import local_day
+    from okrsync.progress import compute, include_pull_requests
+    from okrsync.store import session
+
+    settings, okrs = load(ctx)
+    if output not in ("table", "markdown", "json"):
+        fail(f"--format {output!r}: expected table, markdown or json")
+    if cycle is not None and cycle not in okrs.cycles:
+        fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
+    parsed = []
+    for item in notes or []:
+        kr_id, sep, text = item.partition("=")
+        if not sep:
+            fail(f"--note {item!r}: expected KR-ID=TEXT, e.g. --note 'ENG-1.1=Shipped late but complete'")
+        parsed.append((known_kr(okrs, kr_id.strip()), text))
+    moment = now()
+    engine = open_db(settings)
+    with session(engine) as db:
+        for kr_id, text in parsed:
+            scoring.set_note(db, kr_id, text, now=moment)
+        db.commit()
+        rollup, _ = compute(
+            db,
+            okrs,
+            today=local_day(moment, settings.okrsync.tz),
+            label_prefix=settings.okrsync.label_prefix,
+            include_pull_requests=include_pull_requests(settings),
+        )
+        sheet = scoring.score_sheet(okrs, rollup, notes=scoring.load_notes(db), cycle=cycle)
+    if output == "json":
+        sys.stdout.write(json.dumps(scoring.to_json(sheet, generated_at=moment), indent=2) + "\n")
+    elif output == "markdown":
+        sys.stdout.write(scoring.to_markdown(sheet))
+    else:
+        out.print(scoring.to_table(sheet))
 
 
 alerts_app = typer.Typer(help="The alert outbox.", invoke_without_command=True)
