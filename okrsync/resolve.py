@@ -7,6 +7,7 @@ A link that names a milestone the tracker does not have is reported with the map
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from connectors.jira.records import is_epic_type
@@ -32,6 +33,43 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
         except SourceError as exc:
             problems.append(str(exc))
     return problems
+
+
+def unknown_label_ids(settings: Any, okrs: OkrSet) -> list[str]:
+    """Name `kr:` ids seen on tracker items at the last sync that match no key result.
+
+    They come from the store (the trackers cannot be searched by label prefix), which is
+    read without migrating it: validating never writes to the database.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from okrsync.progress import gather, include_pull_requests
+    from okrsync.store import make_engine, session
+
+    url = settings.okrsync.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    engine = make_engine(url)
+    try:
+        if not inspect(engine).has_table("issue"):
+            return []
+        with session(engine) as db:
+            gathered = gather(
+                db,
+                okrs,
+                label_prefix=settings.okrsync.label_prefix,
+                include_pull_requests=include_pull_requests(settings),
+            )
+    except SQLAlchemyError:
+        return []
+    finally:
+        engine.dispose()
+    prefix = settings.okrsync.label_prefix
+    return [
+        f"{prefix}{kr_id} on {', '.join(sorted(where))} matches no key result"
+        for kr_id, where in sorted(gathered.unknown_kr_ids.items())
+    ]
 
 
 def _resolve_github(poller: Any, links: list[tuple[Any, Any]]) -> list[str]:

@@ -189,3 +189,22 @@ def test_bad_input_exits_2_with_file_line_and_leaves_the_database_untouched(
         assert where in result.output and field in result.output
 
     assert snapshot(database_url) == before
+
+
+def test_validate_tracker_names_a_missing_github_milestone_and_unknown_kr_labels(
+    runner: CliRunner, sim: GitHubSim, tmp_path: Path, database_url: str
+) -> None:
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
+    config = ["--config", str(project.config)]
+    assert runner.invoke(app, [*config, "validate", "--tracker"]).exit_code == 0
+
+    sim.add_issue("acme/web", "Labelled with a typo", labels=["kr:ENG-1.9"])
+    assert runner.invoke(app, [*config, "sync"]).exit_code == 0
+    sim.rename_milestone("acme/web", 1, "Onboarding v3")
+
+    result = runner.invoke(app, [*config, "validate", "--tracker"])
+
+    assert result.exit_code == 2
+    assert "okrs.toml:21" in result.output and "acme/web milestone Onboarding v2 does not exist" in result.output
+    assert "'Onboarding v3'" in result.output  # what is there instead
+    assert "kr:ENG-1.9 on acme/web#5 matches no key result" in result.output
