@@ -376,3 +376,22 @@ def test_the_link_breaks_when_the_mapped_milestone_is_deleted(
     clock.tick(60)
     assert [e.type for e in cycle(project, clock).events] == ["link.broken"]
 
+
+
+def test_alerts_test_sends_one_test_alert_to_every_channel(
+    sim: GitHubSim, tmp_path: Path, database_url: str
+) -> None:
+    project = make_project(tmp_path, database_url, sim, channels())
+    with respx.mock() as mock:
+        hook = mock.post(HOOK).mock(return_value=httpx.Response(200))
+        slack = mock.post(SLACK).mock(return_value=httpx.Response(200, text="ok"))
+        result = CliRunner().invoke(app, ["--config", str(project.config), "alerts", "test"])
+    assert result.exit_code == 0, result.output
+    assert hook.call_count == 1 and slack.call_count == 1
+    assert hook.calls[0].request.headers["X-Okrsync-Event"] == "test"
+    with respx.mock() as mock:
+        mock.post(HOOK).mock(return_value=httpx.Response(404))
+        mock.post(SLACK).mock(return_value=httpx.Response(200, text="ok"))
+        result = CliRunner().invoke(app, ["--config", str(project.config), "alerts", "test"])
+    assert result.exit_code == 1
+    assert "okr-hook" in result.output and HOOK not in result.output
