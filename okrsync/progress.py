@@ -36,19 +36,27 @@ class Gathered:
     unknown_kr_ids: dict[str, list[str]] = field(default_factory=dict)  # kr id -> where it was seen
 
 
-def find_milestone(milestones: Iterable[TrackerMilestone], link: Link) -> TrackerMilestone | None:
-    """Resolve a mapping link to a stored milestone (GitHub: by number, else by title, open first)."""
-    candidates = [m for m in milestones if m.source == link.source]
-    if link.kind == "github_milestone":
-        in_repo = [m for m in candidates if m.kind == "github_milestone" and m.container == link.target]
-        if link.number is not None:
-            return next((m for m in in_repo if m.number == link.number), None)
-        titled = [m for m in in_repo if m.title == link.milestone]
-        titled.sort(key=lambda m: (m.state != "open", -(m.number or 0)))
-        return titled[0] if titled else None
-    if link.kind in ("jira_version", "jira_epic", "jira_jql"):
-        return next((m for m in candidates if m.key == link_key(link)), None)
-    return None
+class MilestoneIndex:
+    """Stored milestones indexed for link resolution: by (source, key) and by (source, repo)."""
+
+    def __init__(self, milestones: Iterable[TrackerMilestone]) -> None:
+        self.by_key: dict[tuple[str, str], TrackerMilestone] = {}
+        self.by_repo: dict[tuple[str, str], list[TrackerMilestone]] = defaultdict(list)
+        for m in milestones:
+            self.by_key[(m.source, m.key)] = m
+            if m.kind == "github_milestone":
+                self.by_repo[(m.source, m.container)].append(m)
+
+    def find(self, link: Link) -> TrackerMilestone | None:
+        """Resolve a mapping link (GitHub: by number, else by title, open and newest first)."""
+        if link.kind == "github_milestone":
+            in_repo = self.by_repo.get((link.source, link.target), [])
+            if link.number is not None:
+                return next((m for m in in_repo if m.number == link.number), None)
+            titled = [m for m in in_repo if m.title == link.milestone]
+            titled.sort(key=lambda m: (m.state != "open", -(m.number or 0)))
+            return titled[0] if titled else None
+        return self.by_key.get((link.source, link_key(link)))
 
 
 def link_key(link: Link) -> str:
@@ -67,11 +75,12 @@ def gather(
 ) -> Gathered:
     """Read every milestone, issue and measured value the roll-up needs."""
     milestones = list(session.execute(select(TrackerMilestone)).scalars())
+    index = MilestoneIndex(milestones)
     krs = okrs.key_results
     linked: dict[str, list[tuple[TrackerMilestone | Link, float]]] = defaultdict(list)
     for kr in krs.values():
         for link in kr.links:
-            found = find_milestone(milestones, link)
+            found = index.find(link)
             linked[kr.id].append((found if found is not None else link, link.weight))
     unknown: dict[str, list[str]] = defaultdict(list)
     for m in milestones:
