@@ -12,6 +12,7 @@ the gap or the confidence that triggered it, so "off track" is never left unexpl
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,10 +95,15 @@ def _issue(issue: Any) -> dict[str, Any]:
     return {"key": issue.key, "title": issue.title, "url": issue.url, "assignee": issue.assignee}
 
 
+def _natural(key: str) -> list[tuple[int, int | str]]:
+    """Sort `acme/web#9` before `acme/web#10` and `ONB-9` before `ONB-10`."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", key) if part]
+
+
 def _milestone(m: MilestoneProgress, weight: float | None) -> dict[str, Any]:
     doc = milestone_json(m)
     doc["weight"] = weight
-    doc["open_issues"] = [_issue(i) for i in m.open_issues]
+    doc["open_issues"] = [_issue(i) for i in sorted(m.open_issues, key=lambda i: _natural(i.key))]
     return doc
 
 
