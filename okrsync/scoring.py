@@ -301,33 +301,40 @@ def to_markdown(sheet: list[CycleScores]) -> str:
 BAND_STYLE: dict[Band, str] = {"strong": "green", "partial": "yellow", "missed": "red"}
 
 
+CALLOUT_SHORT: dict[Callout, str] = {
+    "committed_below_target": "⚠ below 1.0",
+    "aspirational_at_target": "⚠ at 1.0: sandbagged?",
+}
+
+
 def to_table(sheet: list[CycleScores]) -> RenderableType:
-    """Shape the sheet as Rich tables for the terminal, one per cycle."""
+    """Shape the sheet as Rich tables for the terminal, one per cycle.
+
+    Ids, scores and bands never wrap (they are what a reader scans); titles and reasoning do.
+    """
     parts: list[RenderableType] = []
     for c in sheet:
         table = Table(title=f"{c.id}  {c.start} → {c.end}", title_justify="left", show_edge=False)
-        for column in ("id", "title", "owner", "commitment", "score", "band", "call-out", "reasoning"):
-            table.add_column(column, justify="right" if column == "score" else "left")
+        table.add_column("objective / key result", ratio=3)
+        table.add_column("owner", no_wrap=True)
+        table.add_column("commitment", no_wrap=True)
+        table.add_column("score", justify="right", no_wrap=True)
+        table.add_column("band", no_wrap=True)
+        table.add_column("reasoning", ratio=2)
         for o in c.objectives:
-            table.add_row(
-                Text(o.id, style="bold"),
-                Text(o.title, style="bold"),
-                o.owner,
-                "objective",
-                Text(f"{o.score:.2f}", style="bold"),
-                Text(o.band, style=BAND_STYLE[o.band]),
-                "",
-                "",
-            )
+            name = Text.assemble((o.id, "bold"), " ", (o.title, "bold"))
+            score = Text(f"{o.score:.2f}", style="bold")
+            table.add_row(name, o.owner, "", score, Text(o.band, style=BAND_STYLE[o.band]), "")
             for k in o.key_results:
+                commitment = Text(k.commitment)
+                if k.callout:
+                    commitment.append(f"\n{CALLOUT_SHORT[k.callout]}", style="yellow")
                 table.add_row(
-                    f"  {k.id}",
-                    k.title,
+                    Text.assemble("  ", (k.id, "bold"), " ", k.title),
                     k.owner,
-                    k.commitment,
+                    commitment,
                     f"{k.score:.2f}",
                     Text(k.band, style=BAND_STYLE[k.band]),
-                    Text(CALLOUT_WORDS[k.callout], style="yellow") if k.callout else "",
                     Text(k.note) if k.note else Text(k.basis, style="dim italic"),
                 )
         parts.append(table)
