@@ -244,3 +244,20 @@ def test_bad_score_arguments_exit_2_and_store_nothing(demo_org: Demo, args: list
     assert message in result.output
     document = json.loads(score(demo_org, "--format", "json"))
     assert document["cycles"][0]["objectives"][0]["key_results"][0]["note"] is None
+
+
+def _shape(value: object) -> object:
+    """Reduce a JSON value to its keys, recursively (first list item stands for the list)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
+
+
+def test_the_json_form_is_the_one_documented_in_the_readme(demo_org: Demo) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("`score --format json`", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    documented = json.loads(block)
+    actual = json.loads(score(demo_org, "--format", "json"))
+    assert _shape(actual) == _shape(documented)
