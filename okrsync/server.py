@@ -1,0 +1,233 @@
+"""The daemon's HTTP server: `/healthz` for monitors and orchestrators, `/metrics` for Prometheus.
+
+A `ThreadingHTTPServer` on a thread of its own, so a slow scrape never delays a cycle and a
+long cycle never makes a health check time out. Health is read from the database
+(`source_state`), not from the loop's memory, so a follower answers with the same truth as
+the leader and a restarted leader remembers the last success.
+
+It binds to loopback unless `[server] listen` says otherwise (SPEC §9). With `server.token`
+set every path asks for `Authorization: Bearer <token>`, compared in constant time; the token
+is never echoed, and nothing here reads a source's secrets.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from okrsync.errors import OkrsyncError
+from okrsync.metrics import Metrics, SourceHealth
+from okrsync.store import SourceState, session
+
+logger = logging.getLogger(__name__)
+
+HEALTHY_WITHIN_INTERVALS = 3
+JSON_TYPE = "application/json"
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+HealthProbe = Callable[[], tuple[int, dict[str, Any]]]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def judge_sources(
+    states: Iterable[SourceState],
+    names: Iterable[str],
+    *,
+    now: datetime,
+    interval: float,
+    started_at: datetime,
+) -> list[SourceHealth]:
+    """Judge each configured source: healthy when it last succeeded within three intervals.
+
+    A source that has never succeeded gets the same three intervals of grace from the
+    process start, so a first sync of a large org does not read as an outage.
+    """
+    window = timedelta(seconds=HEALTHY_WITHIN_INTERVALS * interval)
+    by_name = {s.name: s for s in states}
+    judged = []
+    for name in names:
+        state = by_name.get(name)
+        last_success = state.last_success if state is not None else None
+        since = last_success if last_success is not None else started_at
+        judged.append(
+            SourceHealth(
+                name=name,
+                last_success=last_success,
+                last_error=state.last_error if state is not None else None,
+                healthy=now - since <= window,
+            )
+        )
+    return judged
+
+
+def health_document(sources: Iterable[SourceHealth], *, role: str) -> tuple[int, dict[str, Any]]:
+    """Build the /healthz answer: 200 and "ok" when every source is healthy, else 503 "failing"."""
+    listed = list(sources)
+    ok = all(s.healthy for s in listed)
+    document = {
+        "status": "ok" if ok else "failing",
+        "role": role,
+        "sources": {
+            s.name: {"last_success": _iso(s.last_success), "last_error": s.last_error, "healthy": s.healthy}
+            for s in listed
+        },
+    }
+    return (200 if ok else 503), document
+
+
+class SourceHealthReader:
+    """Read and judge the configured sources' state from the database, for both endpoints."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        names: list[str],
+        *,
+        interval: float,
+        started_at: datetime,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._names = names
+        self._interval = interval
+        self._started_at = started_at
+        self._clock = clock
+
+    def __call__(self) -> list[SourceHealth]:
+        with session(self._engine) as db:
+            states = list(db.execute(select(SourceState)).scalars())
+        return judge_sources(
+            states, self._names, now=self._clock(), interval=self._interval, started_at=self._started_at
+        )
+
+
+def health_probe(read: Callable[[], list[SourceHealth]], role: Callable[[], str]) -> HealthProbe:
+    """Combine the database read and the current role into the /healthz answer."""
+
+    def probe() -> tuple[int, dict[str, Any]]:
+        try:
+            sources = read()
+        except SQLAlchemyError as exc:
+            # No detail: a driver's message may name hosts and users; the log has the rest.
+            logger.warning("healthz: cannot read source state: %s", type(exc).__name__)
+            return 503, {
+                "status": "failing",
+                "role": role(),
+                "sources": {},
+                "error": f"cannot read source state from the database ({type(exc).__name__})",
+            }
+        return health_document(sources, role=role())
+
+    return probe
+
+
+class StatusServer:
+    """Serve /healthz and /metrics on a background thread until `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        health: HealthProbe,
+        metrics: Metrics,
+        token: SecretStr | None = None,
+    ) -> None:
+        self._health = health
+        self._metrics = metrics
+        self._token = token.get_secret_value().encode() if token is not None else None
+        owner = self
+
+        class Handler(_Handler):
+            server_owner = owner
+
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port} ([server] listen): {exc.strerror or exc}"
+            raise OkrsyncError(msg) from None
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> StatusServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="okrsync-http", daemon=True
+        )
+        self._thread.start()
+        logger.info("serving /healthz and /metrics on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def authorized(self, header: str | None) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, given = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self._token)
+
+    def answer(self, path: str) -> tuple[int, str, bytes]:
+        """Route one GET: (status, content type, body)."""
+        if path == "/healthz":
+            status, document = self._health()
+            return status, JSON_TYPE, json.dumps(document).encode()
+        if path == "/metrics":
+            return 200, METRICS_TYPE, self._metrics.exposition()
+        return 404, JSON_TYPE, json.dumps({"error": "not found", "paths": ["/healthz", "/metrics"]}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_owner: StatusServer
+    protocol_version = "HTTP/1.1"
+    server_version = "okrsync"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Route access lines to debug logging: a scrape every 15 s would drown the log."""
+        logger.debug("http: " + format, *args)  # noqa: G003 - the stdlib hands us a format string
+
+    def do_GET(self) -> None:
+        owner = self.server_owner
+        path = self.path.split("?", 1)[0]
+        try:
+            if not owner.authorized(self.headers.get("Authorization")):
+                body = json.dumps({"error": "unauthorized: send Authorization: Bearer <server.token>"})
+                self._send(401, JSON_TYPE, body.encode(), {"WWW-Authenticate": 'Bearer realm="okrsync"'})
+                return
+            status, content_type, payload = owner.answer(path)
+        except Exception:  # a bug here must answer 500, not kill the server thread
+            logger.exception("http: %s failed", path)
+            status, content_type, payload = 500, JSON_TYPE, b'{"error": "internal error"}'
+        self._send(status, content_type, payload)
+
+    def _send(self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
