@@ -11,8 +11,9 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -38,6 +39,14 @@ err = Console(stderr=True, soft_wrap=True)  # a message is never cut at 80 colum
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+class LogFormatChoice(StrEnum):
+    """The values of `--log-format` (logs.LogFormat)."""
+
+    auto = "auto"
+    text = "text"
+    json = "json"
+
+
 class Context:
     """What every command needs: where the config is."""
 
@@ -53,8 +62,15 @@ def main_options(
         typer.Option("--config", "-c", help="config.toml (default ./config.toml or $OKRSYNC_CONFIG)"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    log_format: Annotated[
+        LogFormatChoice,
+        typer.Option(
+            "--log-format",
+            help="auto: Rich on a terminal, else JSON lines when OKRSYNC_LOG_FORMAT=json, else text.",
+        ),
+    ] = LogFormatChoice.auto,
 ) -> None:
-    logs.configure(verbose=verbose)
+    logs.configure(verbose=verbose, fmt=cast(logs.LogFormat, log_format.value))
     ctx.obj = Context(config)
 
 
@@ -189,6 +205,16 @@ def sync(
     out.print(line, highlight=False)
     if report.failed or sent.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the daemon: a cycle every poll_interval, plus /healthz and /metrics on server.listen."""
+    from okrsync.daemon import serve
+
+    settings, okrs = load(ctx)
+    now()  # a bad OKRSYNC_NOW stops here, with exit 2, not at every cycle
+    serve(settings, okrs, clock=now)
 
 
 def _with_progress(work: Any) -> Any:
