@@ -9,9 +9,13 @@ COPY connectors ./connectors
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
+# Inside a container the server must listen beyond loopback for `docker run -p` and for probes;
+# the port is only reachable where it is published. Logs are JSON lines unless a TTY is attached.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    OKRSYNC_CONFIG=/etc/okrsync/config.toml
+    OKRSYNC_CONFIG=/etc/okrsync/config.toml \
+    OKRSYNC_SERVER__LISTEN=0.0.0.0:9464 \
+    OKRSYNC_LOG_FORMAT=json
 COPY --from=build /install /usr/local
 RUN groupadd --system --gid 10001 okrsync \
     && useradd --system --uid 10001 --gid okrsync --home-dir /var/lib/okrsync --shell /usr/sbin/nologin okrsync \
@@ -21,5 +25,11 @@ RUN groupadd --system --gid 10001 okrsync \
 VOLUME ["/var/lib/okrsync"]
 WORKDIR /var/lib/okrsync
 USER okrsync:okrsync
+EXPOSE 9464
+# /healthz answers 503 when a source has not synced for three intervals; Python, as the slim
+# image has no curl. The port follows OKRSYNC_SERVER__LISTEN; a server token, when set in the
+# environment, is sent as a Bearer token.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as u; port = os.environ.get('OKRSYNC_SERVER__LISTEN', ':9464').rpartition(':')[2]; r = u.Request(f'http://127.0.0.1:{port}/healthz'); t = os.environ.get('OKRSYNC_SERVER__TOKEN'); t and r.add_header('Authorization', 'Bearer ' + t); u.urlopen(r, timeout=4)"]
 ENTRYPOINT ["okrsync"]
-CMD ["sync"]
+CMD ["run"]
