@@ -203,8 +203,9 @@ class DaemonProcess:
         token: str | None = None,
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = log
         environment = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
         environment |= {
