@@ -119,30 +119,15 @@ def detect_slips(
         slips, watches = detect(
             rollup, load_watches(db), today=today, fetched=fetched, all_fetched=all_fetched
         )
-        events = []
-        for slip in slips:
-            event_id = new_event_id()
-            payload = build_payload(
+        events = [
+            _event(
                 slip,
-                event_id=event_id,
-                okrs=okrs,
-                kr=rollup.key_results[slip.kr_id],
-                people=settings.people,
-                detected_at=now,
-                day=today,
+                build_payload,
+                milestone_key=slip.milestone.key,
+                context=(settings, okrs, rollup, now, today),
             )
-            events.append(
-                NewEvent(
-                    id=event_id,
-                    type=slip.type,
-                    dedupe_key=slip.dedupe_key,
-                    kr_id=slip.kr_id,
-                    milestone_key=slip.milestone.key,
-                    owner=okrs.key_results[slip.kr_id].owner,
-                    day=slip.onset,
-                    payload=payload,
-                )
-            )
+            for slip in slips
+        ]
         events += detect_kr_events(
             db, settings, okrs, rollup, now=now, today=today, fetched=fetched, all_fetched=all_fetched
         )
@@ -192,30 +177,12 @@ def detect_kr_events(
         confidence_drop=settings.alerts.confidence_drop,
         judged=krsignals.judged_krs(rollup, okrs, fetched=fetched, all_fetched=all_fetched),
     )
-    events = []
-    for signal in signals:
-        event_id = new_event_id()
-        payload = krsignals.build_payload(
-            signal,
-            event_id=event_id,
-            okrs=okrs,
-            kr=rollup.key_results[signal.kr_id],
-            people=settings.people,
-            detected_at=now,
-            day=today,
+    events = [
+        _event(
+            signal, krsignals.build_payload, milestone_key=None, context=(settings, okrs, rollup, now, today)
         )
-        events.append(
-            NewEvent(
-                id=event_id,
-                type=signal.type,
-                dedupe_key=signal.dedupe_key,
-                kr_id=signal.kr_id,
-                milestone_key=None,
-                owner=okrs.key_results[signal.kr_id].owner,
-                day=signal.onset,
-                payload=payload,
-            )
-        )
+        for signal in signals
+    ]
     if not settings.alerts.channels:
         return events  # a digest is a message: with no channel it is not recorded (digest.py)
     events += digest.due_digests(
@@ -230,6 +197,37 @@ def detect_kr_events(
         new_id=new_event_id,
     )
     return events
+
+
+def _event(
+    found: Any,
+    build: Callable[..., dict[str, Any]],
+    *,
+    milestone_key: str | None,
+    context: tuple[Any, OkrSet, Rollup, datetime, date],
+) -> NewEvent:
+    """Turn a detected slip or KR signal (type, dedupe_key, kr_id, onset) into an outbox event."""
+    settings, okrs, rollup, now, today = context
+    event_id = new_event_id()
+    payload = build(
+        found,
+        event_id=event_id,
+        okrs=okrs,
+        kr=rollup.key_results[found.kr_id],
+        people=settings.people,
+        detected_at=now,
+        day=today,
+    )
+    return NewEvent(
+        id=event_id,
+        type=found.type,
+        dedupe_key=found.dedupe_key,
+        kr_id=found.kr_id,
+        milestone_key=milestone_key,
+        owner=okrs.key_results[found.kr_id].owner,
+        day=found.onset,
+        payload=payload,
+    )
 
 
 def deliver_alerts(
