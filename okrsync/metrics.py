@@ -81,7 +81,7 @@ class Metrics:
 
     def __init__(self) -> None:
         # The `*_created` series double the output and no okrsync dashboard needs them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self.cycle_duration = Histogram(
             "okrsync_cycle_duration_seconds",

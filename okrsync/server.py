@@ -146,6 +146,7 @@ class StatusServer:
         metrics: Metrics,
         token: SecretStr | None = None,
     ) -> None:
+        self._host = host
         self._health = health
         self._metrics = metrics
         self._token = token.get_secret_value().encode() if token is not None else None
@@ -164,8 +165,8 @@ class StatusServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.server_port}"
 
     def start(self) -> StatusServer:
         self._thread = threading.Thread(

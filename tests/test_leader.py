@@ -166,6 +166,13 @@ def test_two_daemons_elect_one_leader_and_the_follower_takes_over_when_it_is_kil
 
             sim.set_due("acme/web", number, due_at(TODAY + timedelta(days=28)))
             wait_for(lambda: sink.of_type("milestone.rescheduled"), timeout=5, what="the alert")
+            # Kill only once the delivery is acknowledged: a kill between the POST and its
+            # acknowledgement is the one window where the outbox sends again (same delivery id).
+            wait_for(
+                lambda: leader.metrics().get('okrsync_deliveries_total{outcome="delivered"}', 0) >= 1,
+                timeout=5,
+                what="the acknowledgement",
+            )
 
             leader.kill()
             killed_at = time.monotonic()
