@@ -29,7 +29,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -100,7 +100,6 @@ class Cycle:
     todo: list[SourceSlot]
     report: CycleReport
     current: SourceSlot | None = None
-    polled: list[str] = field(default_factory=list)
 
 
 class Daemon:
