@@ -122,7 +122,7 @@ def seed(sim: GitHubSim, *, now: datetime) -> None:
         sim.add_issue("acme/api", f"Open customer bug #{index + 13}", labels=["customer-bug"])
 
 
-def seed_jira(jira: JiraSim, clock: list[datetime], *, now: datetime) -> None:
+def seed_jira(jira: JiraSim, sim_time: list[datetime], *, now: datetime) -> None:
     """Create the Jira project: fix version ONB/2.0 (linked to ENG-1.1 beside a GitHub
     milestone) and an epic labelled `kr:ENG-1.2` (linked from inside Jira)."""
     today = now.date()
@@ -139,20 +139,20 @@ def seed_jira(jira: JiraSim, clock: list[datetime], *, now: datetime) -> None:
         ("Usage tour", "carol", None, None),
     ]
     for summary, who, done_days, resolution in work:
-        clock[0] = now - timedelta(days=done_days or 0)
+        sim_time[0] = now - timedelta(days=done_days or 0)
         key = jira.add_issue("ONB", summary, fix_versions=["2.0"], assignee=who, story_points=3)
         if done_days is not None:
             jira.transition(key, "Done", resolution or "Done")
     jira.add_issue(
         "ONB", "Write copy for the banner", issuetype="Sub-task", parent="ONB-2", fix_versions=["2.0"]
     )
-    clock[0] = now
+    sim_time[0] = now
     epic = jira.add_issue("ONB", "Error tracking for sign-up", issuetype="Epic", labels=["kr:ENG-1.2"])
     jira.add_issue("ONB", "Alert on sign-up 5xx", parent=epic, assignee="dave")
-    clock[0] = now - timedelta(days=2)
+    sim_time[0] = now - timedelta(days=2)
     done = jira.add_issue("ONB", "Dashboard of sign-up errors", parent=epic, assignee="dave")
     jira.transition(done, "Done", "Done")
-    clock[0] = now
+    sim_time[0] = now
 
 
 def write_config(folder: Path, *, github_url: str, jira_url: str) -> Path:
@@ -240,12 +240,12 @@ def run_demo(
     else:
         folder = workdir
         folder.mkdir(parents=True, exist_ok=True)
-    clock = [moment]
-    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: clock[0])
-    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: clock[0])
+    sim_time = [moment]  # the simulators' clock, moved by hand below
+    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: sim_time[0])
+    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: sim_time[0])
     try:
         seed(sim, now=moment)
-        seed_jira(jira, clock, now=moment)
+        seed_jira(jira, sim_time, now=moment)
         sim.start()
         jira.start()
         config = write_config(folder, github_url=sim.url, jira_url=jira.url)
@@ -270,14 +270,14 @@ def run_demo(
         failed = bool(report.failed)
 
         # The slip: the onboarding milestone's due date moves two weeks later in GitHub.
-        clock[0] = moment + timedelta(minutes=5)
+        sim_time[0] = moment + timedelta(minutes=5)
         onboarding = next(m for m in sim.repo("acme/web").milestones.values() if m.title == "Onboarding v2")
-        new_due = (onboarding.due_on or clock[0]) + timedelta(days=14)
+        new_due = (onboarding.due_on or sim_time[0]) + timedelta(days=14)
         sim.set_due("acme/web", onboarding.number, new_due)
         console.print(
             Text(f"\nIn GitHub, 'Onboarding v2' moves to {new_due:%d %b}. Syncing again…", style="bold")
         )
-        report = run_cycle(settings, okrs, engine, now=clock[0])
+        report = run_cycle(settings, okrs, engine, now=sim_time[0])
         failed = failed or bool(report.failed) or bool(report.delivery.failed)
         show_alerts(console, engine, [e.id for e in report.events])
         console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))
