@@ -165,7 +165,12 @@ class GitHubPoller:
         missing = known.milestone_issue_keys(milestone_key(repo, number)) - {r.key for r in listed}
         for key in sorted(missing):
             fetched = self._fetch_issue(run, key)
-            yield Batch(issues=[fetched]) if fetched else Batch(removed_issues=[key])
+            if fetched is None:
+                yield Batch(removed_issues=[key])
+            elif fetched.key != key:  # transferred: PyGithub followed the 301 to its new home
+                yield Batch(issues=[fetched], removed_issues=[key])
+            else:
+                yield Batch(issues=[fetched])
 
     def _fetch_issue(self, run: PollRun, key: str) -> IssueRecord | None:
         """Fetch one issue; None when GitHub says it is gone (404, 410)."""

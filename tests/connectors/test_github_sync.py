@@ -234,3 +234,21 @@ def test_a_rate_limit_beyond_the_bound_fails_the_source_clearly(
     message = report.failed[0].error or ""
     assert "rate limit" in message.lower(), message
     assert TOKEN not in message
+
+
+def test_a_transferred_issue_moves_to_its_new_repo(sim: GitHubSim, project: Project, clock: FakeClock) -> None:
+    sim.add_repo("acme/other")
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    keep = sim.add_issue("acme/web", "Stays", milestone=number)
+    moving = sim.add_issue("acme/web", "Moves to another repo", milestone=number)
+    cycle(project, clock)
+    clock.tick(120)
+    new_number = sim.transfer_issue("acme/web", moving, "acme/other")
+
+    report = cycle(project, clock)
+
+    assert not report.failed
+    issues = stored(project)
+    assert f"acme/web#{moving}" not in issues
+    assert f"acme/other#{new_number}" in issues
+    assert members(project, f"acme/web#{number}") == {f"acme/web#{keep}"}
