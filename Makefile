@@ -17,8 +17,10 @@ demo: install
 	$(BIN)/okrsync demo
 
 test: install
-	$(BIN)/ruff check okrsync connectors tests
+	$(BIN)/ruff check okrsync connectors tests benchmarks
+	$(BIN)/ruff format --check --quiet okrsync connectors tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check okrsync connectors tests
+	$(BIN)/ruff check okrsync connectors tests benchmarks
+	$(BIN)/ruff format --check okrsync connectors tests benchmarks

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 IssueStatus = Literal["open", "done", "excluded"]
 MilestoneKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
@@ -71,3 +72,35 @@ class Batch:
     issues: list[IssueRecord] = field(default_factory=list)
     removed_issues: list[str] = field(default_factory=list)
     removed_milestones: list[str] = field(default_factory=list)
+
+
+class KnownIssues(Protocol):
+    """What the store knows of a milestone's issues; the engine provides it."""
+
+    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
+        """Return (open, closed) stored issues in the milestone, pull requests included."""
+        ...
+
+    def milestone_issue_keys(self, milestone_key: str) -> set[str]:
+        """Return the keys of the stored issues in the milestone."""
+        ...
+
+    def issue_keys(self, container: str) -> set[str]:
+        """Return the keys of every stored issue of a repo or project."""
+        ...
+
+
+@dataclass
+class PollRun:
+    """One poll in progress: iterate `batches()`, then read `cursor` (complete only then)."""
+
+    cursor: dict[str, Any]
+    requests: int = 0
+    not_modified: int = 0
+    rate_remaining: int | None = None
+    complete: bool = False
+    _batches: Iterator[Batch] = field(default_factory=lambda: iter(()))
+
+    def batches(self) -> Iterator[Batch]:
+        yield from self._batches
+        self.complete = True

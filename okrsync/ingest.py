@@ -20,7 +20,9 @@ from okrsync.days import due_day
 from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
 
 
-def _upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+def _upsert(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
     """Insert or update rows by key as one executemany: the statement compiles once, not per row."""
     if not rows:
         return

@@ -223,7 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, content_type, payload = 500, JSON_TYPE, b'{"error": "internal error"}'
         self._send(status, content_type, payload)
 
-    def _send(self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))

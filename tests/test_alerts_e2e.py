@@ -377,7 +377,6 @@ def test_the_link_breaks_when_the_mapped_milestone_is_deleted(
     assert [e.type for e in cycle(project, clock).events] == ["link.broken"]
 
 
-
 def test_alerts_test_sends_one_test_alert_to_every_channel(
     sim: GitHubSim, tmp_path: Path, database_url: str
 ) -> None:

@@ -205,6 +205,8 @@ def test_validate_tracker_names_a_missing_github_milestone_and_unknown_kr_labels
     result = runner.invoke(app, [*config, "validate", "--tracker"])
 
     assert result.exit_code == 2
-    assert "okrs.toml:21" in result.output and "acme/web milestone Onboarding v2 does not exist" in result.output
+    assert (
+        "okrs.toml:21" in result.output and "acme/web milestone Onboarding v2 does not exist" in result.output
+    )
     assert "'Onboarding v3'" in result.output  # what is there instead
     assert "kr:ENG-1.9 on acme/web#5 matches no key result" in result.output

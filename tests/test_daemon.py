@@ -154,7 +154,9 @@ def test_a_json_log_line_is_one_object_with_the_exception_text() -> None:
     except ValueError:
         import sys
 
-        record = logging.LogRecord("okrsync.daemon", logging.ERROR, __file__, 1, "step %s failed", ("x",), sys.exc_info())
+        record = logging.LogRecord(
+            "okrsync.daemon", logging.ERROR, __file__, 1, "step %s failed", ("x",), sys.exc_info()
+        )
     line = JsonFormatter().format(record)
 
     assert "\n" not in line

@@ -123,7 +123,9 @@ def sim() -> GitHubSim:
     return simulator
 
 
-def test_the_image_command_with_the_image_env_passes_its_own_healthcheck(tmp_path: Path, sim: GitHubSim) -> None:
+def test_the_image_command_with_the_image_env_passes_its_own_healthcheck(
+    tmp_path: Path, sim: GitHubSim
+) -> None:
     sim.start()
     config = write_config(
         tmp_path,

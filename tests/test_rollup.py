@@ -78,75 +78,156 @@ def milestone(
         pytest.param(
             # 2 done of 3 in scope; the excluded one is out of scope
             milestone(done(), done(), issue("open"), issue("excluded")),
-            "count", False, 2 / 3, (2, 3, 1), (2.0, 3.0), 0, False,
+            "count",
+            False,
+            2 / 3,
+            (2, 3, 1),
+            (2.0, 3.0),
+            0,
+            False,
             id="done-open-excluded",
         ),
         pytest.param(
             # the pull request is left out: 1 done of 2
             milestone(done(), issue("open"), done(pr=True)),
-            "count", False, 0.5, (1, 2, 0), (1.0, 2.0), 0, False,
+            "count",
+            False,
+            0.5,
+            (1, 2, 0),
+            (1.0, 2.0),
+            0,
+            False,
             id="pull-request-left-out",
         ),
         pytest.param(
             # the source includes pull requests: 2 done of 3
             milestone(done(), issue("open"), done(pr=True)),
-            "count", True, 2 / 3, (2, 3, 0), (2.0, 3.0), 0, False,
+            "count",
+            True,
+            2 / 3,
+            (2, 3, 0),
+            (2.0, 3.0),
+            0,
+            False,
             id="pull-request-included",
         ),
         pytest.param(
             # a left-out pull request closed as not planned is not counted as excluded either
             milestone(done(), issue("open"), issue("excluded", pr=True)),
-            "count", False, 0.5, (1, 2, 0), (1.0, 2.0), 0, False,
+            "count",
+            False,
+            0.5,
+            (1, 2, 0),
+            (1.0, 2.0),
+            0,
+            False,
             id="left-out-pull-request-not-counted-excluded",
         ),
         pytest.param(
             # count weighting ignores points: 1 of 2
             milestone(done(8), issue("open", points=1)),
-            "count", False, 0.5, (1, 2, 0), (1.0, 2.0), 0, False,
+            "count",
+            False,
+            0.5,
+            (1, 2, 0),
+            (1.0, 2.0),
+            0,
+            False,
             id="count-ignores-points",
         ),
         pytest.param(
             # estimated 3, 5, 2 -> median 3 for the unestimated done one;
             # done 3 + 3 = 6, total 3 + 5 + 3 + 2 = 13
             milestone(done(3), issue("open", points=5), done(None), issue("open", points=2)),
-            "points", False, 6 / 13, (2, 4, 0), (6.0, 13.0), 1, False,
+            "points",
+            False,
+            6 / 13,
+            (2, 4, 0),
+            (6.0, 13.0),
+            1,
+            False,
             id="points-median-odd",
         ),
         pytest.param(
             # estimated 2, 4 -> median 3 for the unestimated open one; done 2, total 2 + 4 + 3 = 9
             milestone(done(2), issue("open", points=4), issue("open")),
-            "points", False, 2 / 9, (1, 3, 0), (2.0, 9.0), 1, False,
+            "points",
+            False,
+            2 / 9,
+            (1, 3, 0),
+            (2.0, 9.0),
+            1,
+            False,
             id="points-median-even",
         ),
         pytest.param(
             # the excluded 100-pointer is not in the median: median(1, 1) = 1; 1 done of 1 + 1 + 1
             milestone(done(1), issue("open", points=1), issue("excluded", points=100), issue("open")),
-            "points", False, 1 / 3, (1, 3, 1), (1.0, 3.0), 1, False,
+            "points",
+            False,
+            1 / 3,
+            (1, 3, 1),
+            (1.0, 3.0),
+            1,
+            False,
             id="points-median-in-scope-only",
         ),
         pytest.param(
             # nothing estimated: each weighs 1
             milestone(done(None), issue("open")),
-            "points", False, 0.5, (1, 2, 0), (1.0, 2.0), 2, False,
+            "points",
+            False,
+            0.5,
+            (1, 2, 0),
+            (1.0, 2.0),
+            2,
+            False,
             id="points-none-estimated",
         ),
         pytest.param(
             # every issue estimated at 0 points: fall back to counting, 1 of 2
             milestone(done(0), issue("open", points=0)),
-            "points", False, 0.5, (1, 2, 0), (0.0, 0.0), 0, False,
+            "points",
+            False,
+            0.5,
+            (1, 2, 0),
+            (0.0, 0.0),
+            0,
+            False,
             id="points-all-zero",
         ),
         pytest.param(
-            milestone(state="open"), "count", False, 0.0, (0, 0, 0), (0.0, 0.0), 0, True,
+            milestone(state="open"),
+            "count",
+            False,
+            0.0,
+            (0, 0, 0),
+            (0.0, 0.0),
+            0,
+            True,
             id="empty-open",
         ),
         pytest.param(
-            milestone(state="closed"), "count", False, 1.0, (0, 0, 0), (0.0, 0.0), 0, True,
+            milestone(state="closed"),
+            "count",
+            False,
+            1.0,
+            (0, 0, 0),
+            (0.0, 0.0),
+            0,
+            True,
             id="empty-closed",
         ),
         pytest.param(
             # only excluded work: empty, and complete because closed
-            milestone(issue("excluded"), state="closed"), "count", False, 1.0, (0, 0, 1), (0.0, 0.0), 0, True,
+            milestone(issue("excluded"), state="closed"),
+            "count",
+            False,
+            1.0,
+            (0, 0, 1),
+            (0.0, 0.0),
+            0,
+            True,
             id="only-excluded-closed",
         ),
     ],
@@ -197,52 +278,102 @@ SEVEN_RECENT = tuple(done(at=RECENT) for _ in range(7))  # rate 7 / 14 = 0.5 a d
         pytest.param(
             # due yesterday, work open
             milestone(done(), issue("open"), due=date(2026, 11, 19)),
-            "count", None, True, True, "off_track", id="overdue-with-open-work",
+            "count",
+            None,
+            True,
+            True,
+            "off_track",
+            id="overdue-with-open-work",
         ),
         pytest.param(
             # due yesterday, everything done (the excluded one does not count as open)
             milestone(done(), done(), issue("excluded"), due=date(2026, 11, 19)),
-            "count", None, False, False, "done", id="overdue-all-done",
+            "count",
+            None,
+            False,
+            False,
+            "done",
+            id="overdue-all-done",
         ),
         pytest.param(
             # closed with open issues past due is still overdue work
             milestone(done(at=RECENT), issue("open"), state="closed", due=date(2026, 11, 19)),
-            "count", date(2026, 12, 4), False, True, "off_track", id="closed-with-open-work-overdue",
+            "count",
+            date(2026, 12, 4),
+            False,
+            True,
+            "off_track",
+            id="closed-with-open-work-overdue",
         ),
         pytest.param(
             # rate 0.5/day, 3 open -> 6 days -> 11-26; due 11-30
             milestone(*SEVEN_RECENT, issue(), issue(), issue(), due=date(2026, 11, 30)),
-            "count", date(2026, 11, 26), False, False, "on_track", id="forecast-before-due",
+            "count",
+            date(2026, 11, 26),
+            False,
+            False,
+            "on_track",
+            id="forecast-before-due",
         ),
         pytest.param(
             # the same forecast landing exactly on the due day is fine
             milestone(*SEVEN_RECENT, issue(), issue(), issue(), due=date(2026, 11, 26)),
-            "count", date(2026, 11, 26), False, False, "on_track", id="forecast-on-due-day",
+            "count",
+            date(2026, 11, 26),
+            False,
+            False,
+            "on_track",
+            id="forecast-on-due-day",
         ),
         pytest.param(
             # ... and one day after it is at risk
             milestone(*SEVEN_RECENT, issue(), issue(), issue(), due=date(2026, 11, 25)),
-            "count", date(2026, 11, 26), False, False, "at_risk", id="forecast-late",
+            "count",
+            date(2026, 11, 26),
+            False,
+            False,
+            "at_risk",
+            id="forecast-late",
         ),
         pytest.param(
             # due today with work open is not yet overdue: 11-26 forecast > due 11-20
             milestone(*SEVEN_RECENT, issue(), issue(), issue(), due=TODAY),
-            "count", date(2026, 11, 26), False, False, "at_risk", id="due-today-not-overdue",
+            "count",
+            date(2026, 11, 26),
+            False,
+            False,
+            "at_risk",
+            id="due-today-not-overdue",
         ),
         pytest.param(
             # nothing done in the window, work open, due ahead: stalled
             milestone(done(), issue(), due=date(2026, 12, 15)),
-            "count", None, True, False, "at_risk", id="stalled-before-due",
+            "count",
+            None,
+            True,
+            False,
+            "at_risk",
+            id="stalled-before-due",
         ),
         pytest.param(
             # stalled without a due day has nothing to slip against
             milestone(done(), issue()),
-            "count", None, True, False, "on_track", id="stalled-no-due",
+            "count",
+            None,
+            True,
+            False,
+            "on_track",
+            id="stalled-no-due",
         ),
         pytest.param(
             # a done issue without a done date counts as done but not towards the rate
             milestone(done(at=None), issue(), due=date(2026, 12, 15)),
-            "count", None, True, False, "at_risk", id="done-without-date-stalls",
+            "count",
+            None,
+            True,
+            False,
+            "at_risk",
+            id="done-without-date-stalls",
         ),
         pytest.param(
             # window edge: 11-07T00:00Z is inside, 11-06T23:59Z outside (a Berlin 00:30 on
@@ -254,27 +385,52 @@ SEVEN_RECENT = tuple(done(at=RECENT) for _ in range(7))  # rate 7 / 14 = 0.5 a d
                 issue(),
                 due=date(2026, 12, 31),
             ),
-            "count", date(2026, 12, 4), False, False, "on_track", id="window-edges",
+            "count",
+            date(2026, 12, 4),
+            False,
+            False,
+            "on_track",
+            id="window-edges",
         ),
         pytest.param(
             # 3 recent done -> rate 3/14; 1 open -> 4.67 days, rounded up to 5 -> 11-25
             milestone(done(at=RECENT), done(at=RECENT), done(at=RECENT), issue(), due=date(2026, 12, 31)),
-            "count", date(2026, 11, 25), False, False, "on_track", id="forecast-rounds-up",
+            "count",
+            date(2026, 11, 25),
+            False,
+            False,
+            "on_track",
+            id="forecast-rounds-up",
         ),
         pytest.param(
             # points: 7 recent points -> rate 0.5/day; 14 open points -> 28 days -> 12-18
             milestone(done(7, at=RECENT), issue(points=14), due=date(2026, 12, 17)),
-            "points", date(2026, 12, 18), False, False, "at_risk", id="forecast-by-points",
+            "points",
+            date(2026, 12, 18),
+            False,
+            False,
+            "at_risk",
+            id="forecast-by-points",
         ),
         pytest.param(
             # nothing remains: no forecast, not stalled
             milestone(done(), done(), due=date(2026, 12, 15)),
-            "count", None, False, False, "done", id="nothing-remaining",
+            "count",
+            None,
+            False,
+            False,
+            "done",
+            id="nothing-remaining",
         ),
         pytest.param(
             # an open empty milestone has no work to forecast
             milestone(due=date(2026, 12, 15)),
-            "count", None, False, False, "on_track", id="empty-open-not-stalled",
+            "count",
+            None,
+            False,
+            False,
+            "on_track",
+            id="empty-open-not-stalled",
         ),
     ],
 )
@@ -301,8 +457,14 @@ def test_forecast_reports_the_rate() -> None:
 
 def metric_kr(baseline: float | None, target: float | None) -> KeyResult:
     return KeyResult(
-        id="ENG-1.2", title="p95 login", owner="bob", objective_id="ENG-1",
-        kind="metric", baseline=baseline, target=target, unit="s",
+        id="ENG-1.2",
+        title="p95 login",
+        owner="bob",
+        objective_id="ENG-1",
+        kind="metric",
+        baseline=baseline,
+        target=target,
+        unit="s",
     )
 
 
@@ -334,10 +496,26 @@ def test_metric_kr_progress(
 def ms(progress: float, status: str = "on_track") -> MilestoneProgress:
     """A computed milestone with only the fields a KR reads set meaningfully."""
     return MilestoneProgress(
-        source="github", key="acme/web#1", title="m", url=None, due=None, state="open",
-        progress=progress, done=0, total=0, excluded=0, done_weight=0.0, total_weight=0.0,
-        unestimated=0, empty=False, missing=False, forecast=None, stalled=False,
-        overdue=status == "off_track", status=status, open_issues=(),  # type: ignore[arg-type]
+        source="github",
+        key="acme/web#1",
+        title="m",
+        url=None,
+        due=None,
+        state="open",
+        progress=progress,
+        done=0,
+        total=0,
+        excluded=0,
+        done_weight=0.0,
+        total_weight=0.0,
+        unestimated=0,
+        empty=False,
+        missing=False,
+        forecast=None,
+        stalled=False,
+        overdue=status == "off_track",
+        status=status,
+        open_issues=(),  # type: ignore[arg-type]
     )
 
 
@@ -423,8 +601,14 @@ YEAR = Cycle(id="2026", start=date(2026, 1, 1), end=date(2026, 12, 31))  # 365 d
 
 def mkr(kr_id: str, objective_id: str, *, weight: float = 1.0, kind: str = "metric") -> KeyResult:
     return KeyResult(
-        id=kr_id, title=kr_id, owner="bob", objective_id=objective_id, kind=kind,  # type: ignore[arg-type]
-        baseline=0, target=1, weight=weight,
+        id=kr_id,
+        title=kr_id,
+        owner="bob",
+        objective_id=objective_id,
+        kind=kind,  # type: ignore[arg-type]
+        baseline=0,
+        target=1,
+        weight=weight,
     )
 
 
@@ -440,9 +624,12 @@ def test_objective_is_the_weighted_mean_of_krs_and_children() -> None:
         objectives={
             "CO-1": obj("CO-1", "2026", mkr("CO-1.1", "CO-1")),
             "ENG-1": obj(
-                "ENG-1", "2026-Q4",
-                mkr("ENG-1.1", "ENG-1", weight=3), mkr("ENG-1.2", "ENG-1", weight=1),
-                parent="CO-1", weight=2,
+                "ENG-1",
+                "2026-Q4",
+                mkr("ENG-1.1", "ENG-1", weight=3),
+                mkr("ENG-1.2", "ENG-1", weight=1),
+                parent="CO-1",
+                weight=2,
             ),
         },
     )

@@ -55,7 +55,9 @@ def test_a_source_is_healthy_while_it_succeeded_within_three_intervals(
     assert judged.healthy is healthy
 
 
-def test_a_configured_source_missing_from_the_database_is_listed_and_one_no_longer_configured_is_not() -> None:
+def test_a_configured_source_missing_from_the_database_is_listed_and_one_no_longer_configured_is_not() -> (
+    None
+):
     old = SourceState(name="retired", kind="github", cursor={}, last_success=NOW)
     judged = judge_sources([old], ["github"], now=NOW, interval=INTERVAL, started_at=NOW)
     assert [(s.name, s.last_success, s.healthy) for s in judged] == [("github", None, True)]
@@ -194,7 +196,11 @@ def test_metrics_expose_cycles_requests_events_deliveries_and_freshness(
         "# TYPE okrsync_events_total counter",
     ):
         assert line in text, line
-    [last] = [ln for ln in text.splitlines() if ln.startswith('okrsync_source_last_success_timestamp_seconds{source="gh1"}')]
+    [last] = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith('okrsync_source_last_success_timestamp_seconds{source="gh1"}')
+    ]
     assert float(last.split()[-1]) == NOW.timestamp()
 
 
@@ -260,9 +266,11 @@ def test_one_source_failing_for_three_cycles_turns_healthz_503_while_the_other_s
         assert "500" in document["sources"]["gh2"]["last_error"]  # type: ignore[index]
         assert document["sources"]["gh1"]["healthy"] is True  # type: ignore[index]
         samples = wait_for(
-            lambda: (m := daemon.metrics())
-            and m.get('okrsync_source_polls_total{outcome="failed",source="gh2"}', 0) >= 3
-            and m,
+            lambda: (
+                (m := daemon.metrics())
+                and m.get('okrsync_source_polls_total{outcome="failed",source="gh2"}', 0) >= 3
+                and m
+            ),
             timeout=6 * interval + 3,
             what="three failed polls",
         )

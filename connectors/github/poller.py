@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -33,42 +32,10 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
 from connectors.net import network_problem
-from connectors.records import Batch, IssueRecord
+from connectors.records import Batch, IssueRecord, KnownIssues, PollRun
 from okrsync.errors import SourceError
 
 logger = logging.getLogger(__name__)
-
-
-class KnownIssues(Protocol):
-    """What the store knows of a milestone's issues; the engine provides it."""
-
-    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
-        """Return (open, closed) stored issues in the milestone, pull requests included."""
-        ...
-
-    def milestone_issue_keys(self, milestone_key: str) -> set[str]:
-        """Return the keys of the stored issues in the milestone."""
-        ...
-
-    def issue_keys(self, container: str) -> set[str]:
-        """Return the keys of every stored issue of a repo or project."""
-        ...
-
-
-@dataclass
-class PollRun:
-    """One poll in progress: iterate `batches()`, then read `cursor` (complete only then)."""
-
-    cursor: dict[str, Any]
-    requests: int = 0
-    not_modified: int = 0
-    rate_remaining: int | None = None
-    complete: bool = False
-    _batches: Iterator[Batch] = field(default_factory=lambda: iter(()))
-
-    def batches(self) -> Iterator[Batch]:
-        yield from self._batches
-        self.complete = True
 
 
 def html_base_for(base_url: str) -> str:
@@ -253,7 +220,9 @@ class GitHubPoller:
             msg = f"GET {_strip(url)} failed after retries{limited}: {_short(reason)}"
             raise SourceError(self.name, msg, retriable=True) from exc
         except requests.RequestException as exc:
-            raise SourceError(self.name, f"GET {_strip(url)}: {network_problem(exc)}", retriable=True) from exc
+            raise SourceError(
+                self.name, f"GET {_strip(url)}: {network_problem(exc)}", retriable=True
+            ) from exc
         except (RuntimeError, ValueError) as exc:
             msg = f"GET {_strip(url)} failed: {type(exc).__name__}: {_short(str(exc))}"
             raise SourceError(self.name, msg, retriable=True) from exc

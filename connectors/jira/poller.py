@@ -45,7 +45,6 @@ from typing import Any
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
-from connectors.github.poller import KnownIssues, PollRun
 from connectors.jira.client import Caller, is_cloud, make_jira, seed_field_cache, site_fields
 from connectors.jira.records import (
     JQL_CONTAINER,
@@ -58,7 +57,7 @@ from connectors.jira.records import (
     parse_time,
     version_record,
 )
-from connectors.records import Batch
+from connectors.records import Batch, KnownIssues, PollRun
 from okrsync.errors import SourceError
 
 logger = logging.getLogger(__name__)

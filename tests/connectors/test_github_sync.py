@@ -236,7 +236,9 @@ def test_a_rate_limit_beyond_the_bound_fails_the_source_clearly(
     assert TOKEN not in message
 
 
-def test_a_transferred_issue_moves_to_its_new_repo(sim: GitHubSim, project: Project, clock: FakeClock) -> None:
+def test_a_transferred_issue_moves_to_its_new_repo(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
     sim.add_repo("acme/other")
     number = sim.add_milestone("acme/web", "Onboarding v2")
     keep = sim.add_issue("acme/web", "Stays", milestone=number)
