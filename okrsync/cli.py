@@ -195,7 +195,7 @@ def sync(
             out.print(Text.assemble(("✓ ", "green"), line), highlight=False)
         else:
             out.print(Text.assemble(("✗ ", "red"), outcome.error or "failed"), highlight=False)
-    _print_summary(settings, okrs, engine)
+    _print_summary(report.rollup)
     sent = report.delivery
     line = f"{len(report.events)} new alert(s); {sent.delivered} delivered"
     if sent.retrying:
@@ -234,19 +234,10 @@ def _with_progress(work: Any) -> Any:
         return work(hook)
 
 
-def _print_summary(settings: Any, okrs: Any, engine: Any) -> None:
-    from okrsync.days import local_day
-    from okrsync.progress import compute, include_pull_requests
-    from okrsync.store import session
-
-    with session(engine) as db:
-        rollup, _ = compute(
-            db,
-            okrs,
-            today=local_day(now(), settings.okrsync.tz),
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=include_pull_requests(settings),
-        )
+def _print_summary(rollup: Any) -> None:
+    """Count key results by status, from the roll-up the cycle already made."""
+    if rollup is None:
+        return
     counts: dict[str, int] = {}
     for kr in rollup.key_results.values():
         counts[kr.status] = counts.get(kr.status, 0) + 1

@@ -228,7 +228,7 @@ class Daemon:
     def _finish(self, cycle: Cycle, t: float) -> None:
         report = cycle.report
         fetched = {o.name for o in report.sources if o.ok}
-        report.events = detect_slips(
+        report.events, report.rollup = detect_slips(
             self.settings,
             self.okrs,
             self.engine,

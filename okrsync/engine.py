@@ -60,6 +60,7 @@ class CycleReport:
     measured: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     delivery: DispatchReport = field(default_factory=DispatchReport)
+    rollup: Rollup | None = None  # the roll-up slips were judged on, for the summary
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -90,7 +91,7 @@ def run_cycle(
         if outcome.ok:
             report.measured.update(measure_metrics(poller, okrs, engine, now=now))
     fetched = {o.name for o in report.sources if o.ok}
-    report.events = detect_slips(
+    report.events, report.rollup = detect_slips(
         settings, okrs, engine, now=now, fetched=fetched, all_fetched=fetched == set(settings.sources)
     )
     if deliver:
@@ -100,7 +101,7 @@ def run_cycle(
 
 def detect_slips(
     settings: Any, okrs: OkrSet, engine: Engine, *, now: datetime, fetched: set[str], all_fetched: bool
-) -> list[Event]:
+) -> tuple[list[Event], Rollup]:
     """Roll up, judge every linked milestone of the sources fetched, and record new events.
 
     The KR steps (history snapshot, kr.stale, kr.confidence_drop, the weekly digest) run on
@@ -147,7 +148,7 @@ def detect_slips(
             event.type,
             event.payload["text"],
         )
-    return created
+    return created, rollup
 
 
 def detect_kr_events(
