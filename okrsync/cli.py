@@ -183,7 +183,9 @@ def sync(
         fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
     engine = open_db(settings)
     report = _with_progress(
-        lambda hook: run_cycle(settings, okrs, engine, now=now(), only=source, progress=hook)
+        lambda hook: run_cycle(
+            settings, okrs, engine, now=now(), only=source, progress=hook, deliver=not no_deliver
+        )
     )
     for outcome in report.sources:
         if outcome.ok:

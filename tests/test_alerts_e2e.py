@@ -394,3 +394,23 @@ def test_alerts_test_sends_one_test_alert_to_every_channel(
         result = CliRunner().invoke(app, ["--config", str(project.config), "alerts", "test"])
     assert result.exit_code == 1
     assert "okr-hook" in result.output and HOOK not in result.output
+
+
+def test_sync_no_deliver_records_the_alert_and_the_next_sync_sends_it(
+    sim: GitHubSim, clock: FakeClock, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path, database_url, sim, channels())
+    config = ["--config", str(project.config)]
+    monkeypatch.setenv("OKRSYNC_NOW", clock().isoformat())
+    with respx.mock(assert_all_called=False) as mock:
+        hook = mock.post(HOOK).mock(return_value=httpx.Response(200))
+        mock.post(SLACK).mock(return_value=httpx.Response(200, text="ok"))
+        assert CliRunner().invoke(app, [*config, "sync"]).exit_code == 0
+        sim.set_due("acme/web", 1, datetime(2026, 12, 4, 8, 0, tzinfo=UTC))
+        monkeypatch.setenv("OKRSYNC_NOW", clock.tick(60).isoformat())
+        held = CliRunner().invoke(app, [*config, "sync", "--no-deliver"])
+        assert held.exit_code == 0 and "1 new alert(s); 0 delivered" in held.output
+        assert not hook.called
+        sent = CliRunner().invoke(app, [*config, "sync"])
+        assert "0 new alert(s); 2 delivered" in sent.output
+        assert hook.call_count == 1
