@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -181,29 +180,20 @@ class GitHubPoller:
     def _follow(
         self, run: PollRun, url: str, headers: dict[str, Any], data: Any
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield this page and every next one (`Link: rel="next"`), refusing a repeated link.
-
-        The next page is fetched on a helper thread while the caller stores this one, so the
-        store's work overlaps the wait for GitHub. Only one request is ever in flight: the
-        generator joins the fetch before it makes any other request.
-        """
+        """Yield this page and every next one (`Link: rel="next"`), refusing a repeated link."""
         seen_next: set[str] = set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-pages") as fetcher:
-            while True:
-                if not isinstance(data, list):
-                    msg = f"GET {url} answered {type(data).__name__}, expected a JSON list"
-                    raise SourceError(self.name, msg, retriable=True)
-                next_url = _next_link(headers.get("link", ""))
-                if next_url in seen_next:
-                    raise SourceError(self.name, f"GET {url} repeated a page link", retriable=True)
-                upcoming = None
-                if next_url is not None:
-                    seen_next.add(next_url)
-                    upcoming = fetcher.submit(self._request, run, next_url, None, None)
-                yield data
-                if upcoming is None:
-                    return
-                headers, data = upcoming.result()
+        while True:
+            if not isinstance(data, list):
+                msg = f"GET {url} answered {type(data).__name__}, expected a JSON list"
+                raise SourceError(self.name, msg, retriable=True)
+            yield data
+            next_url = _next_link(headers.get("link", ""))
+            if next_url is None:
+                return
+            if next_url in seen_next:
+                raise SourceError(self.name, f"GET {url} repeated a page link", retriable=True)
+            seen_next.add(next_url)
+            headers, data = self._request(run, next_url, None, None)
 
     def _request(
         self, run: PollRun, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None
