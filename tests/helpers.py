@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from okrsync.mappings import load_okrs
+from okrsync.sandbox.github import GitHubSim
 from okrsync.settings import load_settings
 from okrsync.store import open_store
 
@@ -24,6 +27,32 @@ class FakeClock:
     def tick(self, seconds: float = 1) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+@contextmanager
+def onboarding_sim(
+    clock: Callable[[], datetime],
+    *,
+    token: str,
+    due: datetime,
+    tasks: int = 4,
+    done: int = 1,
+    done_at: datetime | None = None,
+) -> Iterator[GitHubSim]:
+    """Serve acme/web with milestone #1 "Onboarding v2": `tasks` issues for carol, the first
+    `done` of them closed (at `done_at`, else now). The org most tests start from."""
+    simulator = GitHubSim(tokens={token: "okrsync"}, clock=clock)
+    simulator.add_repo("acme/web")
+    number = simulator.add_milestone("acme/web", "Onboarding v2", due_on=due)
+    for index in range(tasks):
+        issue = simulator.add_issue("acme/web", f"Task {index}", milestone=number, assignee="carol")
+        if index < done:
+            simulator.close_issue("acme/web", issue, at=done_at)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
 
 
 MAPPING = """

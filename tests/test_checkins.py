@@ -17,7 +17,7 @@ from okrsync.cli import app
 from okrsync.okrs import KeyResult
 from okrsync.sandbox.github import GitHubSim
 from okrsync.store import Checkin, session
-from tests.helpers import FakeClock, Project, write_project
+from tests.helpers import FakeClock, Project, onboarding_sim, write_project
 
 TOKEN = "ghp_checkin_token"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -60,16 +60,10 @@ unit = "s"
 
 @pytest.fixture
 def sim() -> Iterator[GitHubSim]:
-    simulator = GitHubSim(tokens={TOKEN: "okrsync"}, clock=FakeClock(NOW))
-    simulator.add_repo("acme/web")
-    number = simulator.add_milestone("acme/web", "Onboarding v2", due_on=datetime(2026, 12, 4, 8, tzinfo=UTC))
-    for index in range(4):
-        issue = simulator.add_issue("acme/web", f"Task {index}", milestone=number, assignee="carol")
-        if index < 3:
-            simulator.close_issue("acme/web", issue)  # on pace: only confidence can make it at risk
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    # on pace (3 of 4 done): only confidence can make it at risk
+    due = datetime(2026, 12, 4, 8, tzinfo=UTC)
+    with onboarding_sim(FakeClock(NOW), token=TOKEN, due=due, done=3) as simulator:
+        yield simulator
 
 
 @pytest.fixture

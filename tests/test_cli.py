@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from okrsync.cli import app
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
-from tests.helpers import FakeClock, write_project
+from tests.helpers import FakeClock, onboarding_sim, write_project
 
 TOKEN = "ghp_SECRET_cli_token_5f3a9c"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -24,16 +24,8 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sim() -> Iterator[GitHubSim]:
-    simulator = GitHubSim(tokens={TOKEN: "okrsync"}, clock=FakeClock(NOW))
-    simulator.add_repo("acme/web")
-    number = simulator.add_milestone("acme/web", "Onboarding v2", due_on=datetime(2026, 12, 4, 8, tzinfo=UTC))
-    for index in range(4):
-        issue = simulator.add_issue("acme/web", f"Task {index}", milestone=number, assignee="carol")
-        if index == 0:
-            simulator.close_issue("acme/web", issue)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    with onboarding_sim(FakeClock(NOW), token=TOKEN, due=datetime(2026, 12, 4, 8, tzinfo=UTC)) as simulator:
+        yield simulator
 
 
 @pytest.fixture

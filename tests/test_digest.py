@@ -15,7 +15,7 @@ from okrsync.digest import due_week
 from okrsync.engine import run_cycle
 from okrsync.sandbox.github import GitHubSim
 from okrsync.store import Delivery, Event, session
-from tests.helpers import FakeClock, Project, write_project
+from tests.helpers import FakeClock, Project, onboarding_sim, write_project
 
 TOKEN = "ghp_digest_token"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -102,18 +102,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sim(clock: FakeClock) -> Iterator[GitHubSim]:
-    simulator = GitHubSim(tokens={TOKEN: "okrsync"}, clock=clock)
-    simulator.add_repo("acme/web")
-    number = simulator.add_milestone(
-        "acme/web", "Onboarding v2", due_on=datetime(2026, 12, 18, 8, tzinfo=UTC)
-    )
-    for index in range(4):
-        issue = simulator.add_issue("acme/web", f"Task {index}", milestone=number, assignee="carol")
-        if index == 0:
-            simulator.close_issue("acme/web", issue, at=INSTALL - timedelta(days=1))
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    due = datetime(2026, 12, 18, 8, tzinfo=UTC)
+    with onboarding_sim(clock, token=TOKEN, due=due, done_at=INSTALL - timedelta(days=1)) as simulator:
+        yield simulator
 
 
 def digests(project: Project) -> list[Event]:

@@ -17,7 +17,7 @@ from okrsync.okrs import Cycle, KeyResult, Objective, OkrSet
 from okrsync.rollup import KrProgress, MilestoneProgress, Rollup
 from okrsync.sandbox.github import GitHubSim
 from okrsync.store import Event, ProgressPoint, session
-from tests.helpers import FakeClock, Project, write_project
+from tests.helpers import FakeClock, Project, onboarding_sim, write_project
 
 TOKEN = "ghp_signals_token"
 START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)  # a Monday, early in the quarter
@@ -178,18 +178,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sim(clock: FakeClock) -> Iterator[GitHubSim]:
-    simulator = GitHubSim(tokens={TOKEN: "okrsync"}, clock=clock)
-    simulator.add_repo("acme/web")
-    number = simulator.add_milestone(
-        "acme/web", "Onboarding v2", due_on=datetime(2026, 12, 18, 8, tzinfo=UTC)
-    )
-    for index in range(4):
-        issue = simulator.add_issue("acme/web", f"Task {index}", milestone=number, assignee="carol")
-        if index == 0:
-            simulator.close_issue("acme/web", issue, at=START - timedelta(days=1))
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    due = datetime(2026, 12, 18, 8, tzinfo=UTC)
+    with onboarding_sim(clock, token=TOKEN, due=due, done_at=START - timedelta(days=1)) as simulator:
+        yield simulator
 
 
 def events_of(project: Project, type_: str) -> list[Event]:
