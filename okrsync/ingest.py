@@ -94,7 +94,7 @@ def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *
             }
         )
     _upsert(session, TrackerIssue, rows, ("source", "key"))
-    keys = list(newest)
+    keys = [key for key in newest if key in known]  # a new issue has no memberships to replace
     for chunk in _chunks(keys, 500):
         session.execute(
             delete(IssueMilestone).where(IssueMilestone.source == source, IssueMilestone.issue_key.in_(chunk))
