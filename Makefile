@@ -19,6 +19,7 @@ demo: install
 test: install
 	$(BIN)/ruff check okrsync connectors tests benchmarks
 	$(BIN)/ruff format --check --quiet okrsync connectors tests benchmarks
+	$(BIN)/mypy --strict okrsync connectors
 	$(BIN)/python -m pytest -q
 
 lint: install

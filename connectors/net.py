@@ -13,7 +13,10 @@ import requests
 
 def network_problem(exc: requests.RequestException) -> str:
     """Describe a failed connection: `cannot resolve host api.github.com`, `timed out`, …"""
-    host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+    url = exc.request.url if exc.request is not None else None
+    if isinstance(url, bytes):
+        url = url.decode("latin-1")
+    host = urlsplit(url).hostname if url else None
     where = f" {host}" if host else ""
     text = str(exc)
     if isinstance(exc, requests.Timeout):

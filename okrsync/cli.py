@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, cast
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -70,7 +70,7 @@ def main_options(
         ),
     ] = LogFormatChoice.auto,
 ) -> None:
-    logs.configure(verbose=verbose, fmt=cast(logs.LogFormat, log_format.value))
+    logs.configure(verbose=verbose, fmt=log_format.value)
     ctx.obj = Context(config)
 
 

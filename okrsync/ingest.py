@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from connectors.records import IssueRecord, MilestoneRecord
 from okrsync.days import due_day
@@ -63,14 +63,14 @@ def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *
         return 0
     known: dict[str, Any] = {}
     for chunk in _chunks(list(newest), 500):
-        rows = session.execute(
-            select(TrackerIssue.key, TrackerIssue.updated_at).where(
-                TrackerIssue.source == source, TrackerIssue.key.in_(chunk)
+        stored = session.execute(
+            select(col(TrackerIssue.key), col(TrackerIssue.updated_at)).where(
+                col(TrackerIssue.source) == source, col(TrackerIssue.key).in_(chunk)
             )
         )
-        known.update({key: updated for key, updated in rows})
+        known.update({key: updated for key, updated in stored})
     changed = sum(1 for r in newest.values() if r.key not in known or known[r.key] != r.updated_at)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in newest.values():
         kr_ids = kr_ids_from_labels(r.labels, label_prefix)
         rows.append(
@@ -97,7 +97,9 @@ def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *
     keys = [key for key in newest if key in known]  # a new issue has no memberships to replace
     for chunk in _chunks(keys, 500):
         session.execute(
-            delete(IssueMilestone).where(IssueMilestone.source == source, IssueMilestone.issue_key.in_(chunk))
+            delete(IssueMilestone).where(
+                col(IssueMilestone.source) == source, col(IssueMilestone.issue_key).in_(chunk)
+            )
         )
     memberships = [
         {"source": source, "issue_key": r.key, "milestone_key": m}
@@ -113,10 +115,12 @@ def remove_issues(session: Session, source: str, keys: Sequence[str]) -> None:
     """Forget issues the tracker says are gone."""
     for chunk in _chunks(list(keys), 500):
         session.execute(
-            delete(IssueMilestone).where(IssueMilestone.source == source, IssueMilestone.issue_key.in_(chunk))
+            delete(IssueMilestone).where(
+                col(IssueMilestone.source) == source, col(IssueMilestone.issue_key).in_(chunk)
+            )
         )
         session.execute(
-            delete(TrackerIssue).where(TrackerIssue.source == source, TrackerIssue.key.in_(chunk))
+            delete(TrackerIssue).where(col(TrackerIssue.source) == source, col(TrackerIssue.key).in_(chunk))
         )
 
 
@@ -155,16 +159,18 @@ def save_milestones(
     gone = set(removed)
     for container, kind in complete:
         stored = session.execute(
-            select(TrackerMilestone.key).where(
-                TrackerMilestone.source == source,
-                TrackerMilestone.container == container,
-                TrackerMilestone.kind == kind,
+            select(col(TrackerMilestone.key)).where(
+                col(TrackerMilestone.source) == source,
+                col(TrackerMilestone.container) == container,
+                col(TrackerMilestone.kind) == kind,
             )
         )
         gone |= {row[0] for row in stored if row[0] not in present}
     for chunk in _chunks(sorted(gone), 500):
         session.execute(
-            delete(TrackerMilestone).where(TrackerMilestone.source == source, TrackerMilestone.key.in_(chunk))
+            delete(TrackerMilestone).where(
+                col(TrackerMilestone.source) == source, col(TrackerMilestone.key).in_(chunk)
+            )
         )
 
 
@@ -177,14 +183,16 @@ class StoredIssues:
 
     def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
         rows = self.session.execute(
-            select(TrackerIssue.status, func.count())
+            select(col(TrackerIssue.status), func.count())
             .join(
                 IssueMilestone,
-                (IssueMilestone.source == TrackerIssue.source)
-                & (IssueMilestone.issue_key == TrackerIssue.key),
+                (col(IssueMilestone.source) == col(TrackerIssue.source))
+                & (col(IssueMilestone.issue_key) == col(TrackerIssue.key)),
             )
-            .where(IssueMilestone.source == self.source, IssueMilestone.milestone_key == milestone_key)
-            .group_by(TrackerIssue.status)
+            .where(
+                col(IssueMilestone.source) == self.source, col(IssueMilestone.milestone_key) == milestone_key
+            )
+            .group_by(col(TrackerIssue.status))
         ).all()
         counts = {status: n for status, n in rows}
         return counts.get("open", 0), counts.get("done", 0) + counts.get("excluded", 0)
@@ -192,16 +200,16 @@ class StoredIssues:
     def issue_keys(self, container: str) -> set[str]:
         """Return the keys of every stored issue of a repo or project (for deletion checks)."""
         rows = self.session.execute(
-            select(TrackerIssue.key).where(
-                TrackerIssue.source == self.source, TrackerIssue.container == container
+            select(col(TrackerIssue.key)).where(
+                col(TrackerIssue.source) == self.source, col(TrackerIssue.container) == container
             )
         )
         return {row[0] for row in rows}
 
     def milestone_issue_keys(self, milestone_key: str) -> set[str]:
         rows = self.session.execute(
-            select(IssueMilestone.issue_key).where(
-                IssueMilestone.source == self.source, IssueMilestone.milestone_key == milestone_key
+            select(col(IssueMilestone.issue_key)).where(
+                col(IssueMilestone.source) == self.source, col(IssueMilestone.milestone_key) == milestone_key
             )
         ).all()
         return {row[0] for row in rows}

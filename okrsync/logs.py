@@ -27,7 +27,7 @@ QUIET_LIBRARIES = ("github", "urllib3", "requests", "jira", "httpx", "alembic", 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Write to whatever `sys.stderr` is now, so a swapped stream (a test runner's) never goes stale."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> object:
         return sys.stderr
 
@@ -89,7 +89,7 @@ def configure(*, verbose: bool = False, fmt: LogFormat = "auto") -> None:
     root = logging.getLogger()
     # Replace only okrsync's own handler, so handlers others installed (pytest's) stay.
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "okrsync", False)]
-    handler.okrsync = True  # type: ignore[attr-defined]
+    setattr(handler, "okrsync", True)  # noqa: B010 - a marker on a library class
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("okrsync").setLevel(level)

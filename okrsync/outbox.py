@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from okrsync.crashpoints import crash_point
 from okrsync.errors import DeliveryError
@@ -101,7 +101,10 @@ def record(
     known = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        known |= {row[0] for row in db.execute(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk)))}
+        known |= {
+            row[0]
+            for row in db.execute(select(col(Event.dedupe_key)).where(col(Event.dedupe_key).in_(chunk)))
+        }
     created = []
     for e in events:
         if e.dedupe_key in known:
@@ -173,16 +176,16 @@ def release_orphans(engine: Engine, *, now: datetime) -> int:
     """Put back to pending every claim whose process is gone or whose lease ran out."""
     released = 0
     with session(engine) as db:
-        rows = db.execute(select(Delivery).where(Delivery.status == "sending")).scalars().all()
+        rows = db.execute(select(Delivery).where(col(Delivery.status) == "sending")).scalars().all()
         for row in rows:
             expired = row.claimed_at is not None and row.claimed_at < now - LEASE
             if expired or _claimer_is_gone(row.claimed_by):
                 result = db.execute(
                     update(Delivery)
                     .where(
-                        Delivery.id == row.id,
-                        Delivery.status == "sending",
-                        Delivery.claimed_by == row.claimed_by,
+                        col(Delivery.id) == row.id,
+                        col(Delivery.status) == "sending",
+                        col(Delivery.claimed_by) == row.claimed_by,
                     )
                     .values(status="pending", claimed_by=None, claimed_at=None)
                 )
@@ -197,7 +200,7 @@ def _claim(engine: Engine, delivery_id: int, *, now: datetime) -> bool:
     with session(engine) as db:
         result = db.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "pending")
+            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending")
             .values(status="sending", claimed_by=WORKER_ID, claimed_at=now)
         )
         db.commit()
@@ -208,7 +211,7 @@ def _finish(engine: Engine, delivery_id: int, **values: Any) -> None:
     with session(engine) as db:
         db.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.claimed_by == WORKER_ID)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.claimed_by) == WORKER_ID)
             .values(**values)
         )
         db.commit()
@@ -232,16 +235,17 @@ def dispatch(
     release_orphans(engine, now=now)
     with session(engine) as db:
         due = db.execute(
-            select(Delivery.id, Delivery.event_id, Delivery.channel, Delivery.attempts)
+            select(col(Delivery.id), col(Delivery.event_id), col(Delivery.channel), col(Delivery.attempts))
             .where(
-                Delivery.status == "pending",
-                Delivery.channel.in_(list(channels)),
-                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                col(Delivery.status) == "pending",
+                col(Delivery.channel).in_(list(channels)),
+                or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
             )
-            .order_by(Delivery.id)
+            .order_by(col(Delivery.id))
         ).all()
         events: Mapping[str, Event] = {
-            e.id: e for e in db.execute(select(Event).where(Event.id.in_({row[1] for row in due}))).scalars()
+            e.id: e
+            for e in db.execute(select(Event).where(col(Event.id).in_({row[1] for row in due}))).scalars()
         }
     for delivery_id, event_id, channel, attempts in due:
         if not _claim(engine, delivery_id, now=now):
@@ -290,15 +294,17 @@ def dispatch(
 
 def listing(db: Session, *, which: str) -> list[tuple[Event, list[Delivery]]]:
     """List events with their deliveries: pending, failed, or all (newest first)."""
-    query = select(Event).order_by(Event.detected_at.desc(), Event.id)
+    query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id))
     if which in ("pending", "failed"):
         statuses = ["pending", "sending"] if which == "pending" else ["failed"]
         query = query.where(
-            Event.id.in_(select(Delivery.event_id).where(and_(Delivery.status.in_(statuses))))
+            col(Event.id).in_(select(col(Delivery.event_id)).where(and_(col(Delivery.status).in_(statuses))))
         )
     events = list(db.execute(query).scalars())
     deliveries: dict[str, list[Delivery]] = {}
     if events:
-        for d in db.execute(select(Delivery).where(Delivery.event_id.in_([e.id for e in events]))).scalars():
+        for d in db.execute(
+            select(Delivery).where(col(Delivery.event_id).in_([e.id for e in events]))
+        ).scalars():
             deliveries.setdefault(d.event_id, []).append(d)
     return [(e, sorted(deliveries.get(e.id, []), key=lambda d: d.channel)) for e in events]

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from okrsync import checkins
 from okrsync.checkins import metric_values
@@ -96,7 +96,7 @@ def gather(
     wanted = {m.key for pairs in linked.values() for m, _w in pairs if isinstance(m, TrackerMilestone)}
     issues_by_milestone = _issues_by_milestone(session, wanted)
     direct: dict[str, list[IssueFacts]] = defaultdict(list)
-    for issue in session.execute(select(TrackerIssue).where(TrackerIssue.has_kr_label)).scalars():
+    for issue in session.execute(select(TrackerIssue).where(col(TrackerIssue.has_kr_label))).scalars():
         for kr_id in issue.kr_ids:
             if kr_id in krs:
                 direct[kr_id].append(_facts(issue))
@@ -131,14 +131,14 @@ def compute(
 
 
 _FACT_COLUMNS = (
-    TrackerIssue.key,
-    TrackerIssue.title,
-    TrackerIssue.status,
-    TrackerIssue.url,
-    TrackerIssue.assignee,
-    TrackerIssue.points,
-    TrackerIssue.done_at,
-    TrackerIssue.is_pull_request,
+    col(TrackerIssue.key),
+    col(TrackerIssue.title),
+    col(TrackerIssue.status),
+    col(TrackerIssue.url),
+    col(TrackerIssue.assignee),
+    col(TrackerIssue.points),
+    col(TrackerIssue.done_at),
+    col(TrackerIssue.is_pull_request),
 )
 
 
@@ -149,13 +149,13 @@ def _issues_by_milestone(session: Session, keys: set[str]) -> dict[tuple[str, st
     for start in range(0, len(key_list), 500):
         chunk = key_list[start : start + 500]
         rows = session.execute(
-            select(IssueMilestone.source, IssueMilestone.milestone_key, *_FACT_COLUMNS)
+            select(col(IssueMilestone.source), col(IssueMilestone.milestone_key), *_FACT_COLUMNS)
             .join(
                 TrackerIssue,
-                (TrackerIssue.source == IssueMilestone.source)
-                & (TrackerIssue.key == IssueMilestone.issue_key),
+                (col(TrackerIssue.source) == col(IssueMilestone.source))
+                & (col(TrackerIssue.key) == col(IssueMilestone.issue_key)),
             )
-            .where(IssueMilestone.milestone_key.in_(chunk))
+            .where(col(IssueMilestone.milestone_key).in_(chunk))
         )
         for source, milestone_key, key, title, status, url, assignee, points, done_at, is_pr in rows:
             found[(source, milestone_key)].append(

@@ -65,14 +65,15 @@ def seed(sim: GitHubSim, *, now: datetime) -> None:
     for title, who, days in titles:
         number = sim.add_issue("acme/web", title, milestone=onboarding, assignee=who)
         sim.close_issue("acme/web", number, at=ago(days))
-    for title, who in [
+    still_open: list[tuple[str, str | None]] = [
         ("SSO sign-up path", "frank"),
         ("Empty-state illustrations", "carol"),
         ("Mobile layout for step 3", None),
         ("Analytics events for funnel", "bob"),
         ("Accessibility audit fixes", "grace"),
-    ]:
-        sim.add_issue("acme/web", title, milestone=onboarding, assignee=who)
+    ]
+    for title, assignee in still_open:
+        sim.add_issue("acme/web", title, milestone=onboarding, assignee=assignee)
     dropped = sim.add_issue("acme/web", "Animated mascot", milestone=onboarding)
     sim.close_issue("acme/web", dropped, reason="not_planned", at=ago(8))
     sim.add_issue("acme/web", "Onboarding v2: wire the new steps", milestone=onboarding, pull_request=True)
@@ -205,12 +206,13 @@ name = "Erin Lind"
 def show_alerts(console: Console, engine: Any, event_ids: list[str]) -> None:
     """Print the alerts this sync raised, with each delivery's state."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from okrsync.store import Delivery, Event, session
 
     with session(engine) as db:
-        events = list(db.execute(select(Event).where(Event.id.in_(event_ids))).scalars())
-        deliveries = list(db.execute(select(Delivery).where(Delivery.event_id.in_(event_ids))).scalars())
+        events = list(db.execute(select(Event).where(col(Event.id).in_(event_ids))).scalars())
+        deliveries = list(db.execute(select(Delivery).where(col(Delivery.event_id).in_(event_ids))).scalars())
     for event in events:
         states = ", ".join(f"{d.channel}: {d.status}" for d in deliveries if d.event_id == event.id)
         console.print(

@@ -127,7 +127,7 @@ class SimServer:
     def url(self) -> str:
         assert self._server is not None, "start() the simulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # --- faults and log --------------------------------------------------------------------
 
