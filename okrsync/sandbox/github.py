@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -243,6 +243,7 @@ class GitHubSim(SimServer):
         self._ids = itertools.count(1_000_001)
         self._user_ids: dict[str, int] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._apps: dict[int, tuple[int, str]] = {}  # installation id -> (app id, public key PEM)
         self._user_json: dict[str, bytes] = {}
         self._request_ids = itertools.count(1)
         self._api = ""
@@ -640,12 +641,36 @@ class GitHubSim(SimServer):
 
     # --- authentication --------------------------------------------------------------------
 
+    def add_app(self, app_id: int, public_key_pem: str, *, installation_id: int) -> None:
+        """Register a GitHub App installation; its JWTs (RS256, `iss` = app id) are verified."""
+        with self.lock:
+            self._apps[installation_id] = (app_id, public_key_pem)
+
+    def _app_client(self, jwt_text: str) -> str | None:
+        """Name the app whose signed JWT this is, or None (only for the /app/ endpoints)."""
+        import jwt  # PyGithub's own dependency (pyjwt[crypto])
+
+        for app_id, public_key in self._apps.values():
+            try:
+                claims = jwt.decode(jwt_text, public_key, algorithms=["RS256"])
+            except jwt.PyJWTError:
+                continue
+            if str(claims.get("iss")) == str(app_id):
+                return f"app-{app_id}"
+        return None
+
     def authenticate(self, request: Request) -> str | None:
-        """Accept `token X` or `Bearer X`; check X against `tokens` when given."""
+        """Accept `token X` or `Bearer X`; check X against `tokens` when given.
+
+        A GitHub App signs in to `/app/...` with a JWT, and to everything else with the
+        installation token that `POST /app/installations/{id}/access_tokens` hands out.
+        """
         scheme, _, token = request.authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() not in ("token", "bearer") or not token:
             return None
+        if request.path.startswith("/app/") and self._apps:
+            return self._app_client(token)
         if self.tokens is None:
             return token[-4:]
         return self.tokens.get(token)
@@ -672,6 +697,8 @@ class GitHubSim(SimServer):
                 },
                 bucket.headers(),
             )
+        if request.method == "POST" and request.client.startswith("app-"):
+            return self._installation_token(request)
         response = self._endpoint(request) if request.method == "GET" else _not_found()
         if response.status == 200:
             payload = response.encode()
@@ -688,6 +715,28 @@ class GitHubSim(SimServer):
         response.headers["X-GitHub-Api-Version-Selected"] = "2022-11-28"
         response.headers["X-GitHub-Request-Id"] = f"51D:{next(self._request_ids):X}"
         return response
+
+    def _installation_token(self, request: Request) -> Response:
+        """`POST /app/installations/{id}/access_tokens`: mint a one-hour installation token."""
+        parts = [p for p in request.path.split("/") if p]
+        if len(parts) != 4 or parts[:2] != ["app", "installations"] or parts[3] != "access_tokens":
+            return _not_found()
+        installation = int(parts[2]) if parts[2].isdigit() else -1
+        app = self._apps.get(installation)
+        if app is None or request.client != f"app-{app[0]}":
+            return _not_found()
+        token = f"ghs_{hashlib.sha1(f'{installation}:{next(self._ids)}'.encode()).hexdigest()[:36]}"
+        if self.tokens is not None:
+            self.tokens[token] = f"installation-{installation}"
+        # Expiry on the real clock: clients compare it with theirs, not with the simulated one.
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        body = {
+            "token": token,
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "permissions": {"issues": "read", "metadata": "read"},
+            "repository_selection": "all",
+        }
+        return Response(201, body)
 
     def _endpoint(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]

@@ -13,6 +13,7 @@ from okrsync.engine import run_cycle
 from okrsync.progress import status_for
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
+from okrsync.settings import load_settings
 from okrsync.store import IssueMilestone, SourceState, TrackerIssue, session
 from tests.helpers import FakeClock, Project, write_project
 
@@ -254,3 +255,40 @@ def test_a_transferred_issue_moves_to_its_new_repo(
     assert f"acme/web#{moving}" not in issues
     assert f"acme/other#{new_number}" in issues
     assert members(project, f"acme/web#{number}") == {f"acme/web#{keep}"}
+
+
+def test_a_github_app_installation_token_is_fetched_and_used(
+    sim: GitHubSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    sim.add_app(4242, public_pem, installation_id=77)
+    (tmp_path / "app.pem").write_text(private_pem)
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
+    text = project.config.read_text().replace(f'token = "{TOKEN}"\n', "")
+    text += f'app_id = 4242\ninstallation_id = 77\napp_private_key_file = "{tmp_path / "app.pem"}"\n'
+    project.config.write_text(text)
+    project = Project(
+        project.folder, project.config, load_settings(project.config), project.okrs, project.engine
+    )
+    sim.add_milestone("acme/web", "Onboarding v2")
+    sim.add_issue("acme/web", "Task", milestone=1)
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed
+    assert "acme/web#1" in stored(project)
+    minted = [r for r in sim.log() if r.path == "/app/installations/77/access_tokens"]
+    assert [(r.method, r.status, r.client) for r in minted] == [("POST", 201, "app-4242")]
+    polls = [r for r in sim.log() if r.path.startswith("/repos/")]
+    assert polls and {r.client for r in polls} == {"installation-77"}
