@@ -229,8 +229,11 @@ class GitHubSim(SimServer):
         login: str = "octocat",
         core_limit: int = CORE_LIMIT,
         search_limit: int = SEARCH_LIMIT,
+        api_prefix: str = "",
     ) -> None:
         super().__init__()
+        # GitHub Enterprise Server serves the API under /api/v3; api.github.com at the root.
+        self.api_prefix = api_prefix.rstrip("/")
         self.tokens = tokens
         self.clock = clock or (lambda: datetime.now(UTC))
         self.html_base = html_base.rstrip("/")
@@ -254,7 +257,7 @@ class GitHubSim(SimServer):
         """Start serving; API urls in bodies use this server's address, so drop cached JSON."""
         super().start(port)
         with self.lock:
-            self._api = self.url
+            self._api = self.url + self.api_prefix
             self._users.clear()
             self._user_json.clear()
             for repo in self.repos.values():
@@ -640,6 +643,14 @@ class GitHubSim(SimServer):
         return bucket
 
     # --- authentication --------------------------------------------------------------------
+
+    def dispatch(self, request: Request) -> Response:
+        """Serve paths under `api_prefix` as GitHub Enterprise does; the log keeps them relative."""
+        if self.api_prefix:
+            if not request.path.startswith(self.api_prefix + "/"):
+                return _not_found()
+            request.path = request.path[len(self.api_prefix) :]
+        return super().dispatch(request)
 
     def add_app(self, app_id: int, public_key_pem: str, *, installation_id: int) -> None:
         """Register a GitHub App installation; its JWTs (RS256, `iss` = app id) are verified."""

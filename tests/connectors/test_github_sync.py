@@ -292,3 +292,24 @@ def test_a_github_app_installation_token_is_fetched_and_used(
     assert [(r.method, r.status, r.client) for r in minted] == [("POST", 201, "app-4242")]
     polls = [r for r in sim.log() if r.path.startswith("/repos/")]
     assert polls and {r.client for r in polls} == {"installation-77"}
+
+
+def test_github_enterprise_is_reached_through_its_api_v3_base_url(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    enterprise = GitHubSim(tokens={TOKEN: "okrsync"}, clock=clock, api_prefix="/api/v3")
+    enterprise.add_repo("acme/web")
+    number = enterprise.add_milestone("acme/web", "Onboarding v2")
+    for index in range(120):
+        enterprise.add_issue("acme/web", f"Task {index}", milestone=number)
+    enterprise.start()
+    try:
+        project = write_project(
+            tmp_path, database_url=database_url, github_url=f"{enterprise.url}/api/v3", token=TOKEN
+        )
+        report = cycle(project, clock)
+        assert not report.failed, report.failed
+        assert len(stored(project)) == 120  # two pages: the Link header kept the /api/v3 prefix
+        assert sum(1 for r in enterprise.log() if r.path.endswith("/issues")) == 2
+    finally:
+        enterprise.stop()
