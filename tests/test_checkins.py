@@ -17,36 +17,16 @@ from okrsync.cli import app
 from okrsync.okrs import KeyResult
 from okrsync.sandbox.github import GitHubSim
 from okrsync.store import Checkin, session
+from tests.helpers import MAPPING as BASE_MAPPING
 from tests.helpers import FakeClock, Project, onboarding_sim, write_project
 
 TOKEN = "ghp_checkin_token"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
-MAPPING = """
-[cycle]
-id = "2026-Q4"
-start = 2026-10-01
-end = 2026-12-31
-
-[[objective]]
-id = "ENG-1"
-title = "Remove friction from onboarding"
-owner = "bob"
-
-[[objective.key_result]]
-id = "ENG-1.1"
-title = "Ship onboarding"
-owner = "bob"
-kind = "milestones"
-baseline = 0
-target = 100
-unit = "%"
-
-[[objective.key_result.link]]
-source = "github"
-repo = "acme/web"
-milestone = "Onboarding v2"
-
+# The shared onboarding OKR plus a metric KR with a falling target.
+MAPPING = (
+    BASE_MAPPING
+    + """
 [[objective.key_result]]
 id = "ENG-1.3"
 title = "Cut p95 sign-up latency from 4 s to 1.5 s"
@@ -56,6 +36,7 @@ baseline = 4
 target = 1.5
 unit = "s"
 """
+)
 
 
 @pytest.fixture
