@@ -7,6 +7,7 @@ tomorrow says what was true when the slip was seen.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,8 +18,40 @@ from okrsync.slips import Slip
 MAX_OPEN_ISSUES = 50
 
 
-def _day_words(day: date | None) -> str:
+def day_words(day: date | None) -> str:
+    """Write a day the way alert texts do: `4 Dec`."""
     return f"{day.day} {day.strftime('%b')}" if day else "no date"
+
+
+def payload_head(
+    *,
+    event_id: str,
+    type_: str,
+    owner: str,
+    people: Mapping[str, Any],
+    detected_at: datetime,
+    day: date,
+    objective: dict[str, Any] | None,
+    key_result: dict[str, Any] | None,
+    text: str,
+) -> dict[str, Any]:
+    """Build the top-level fields every payload shares (SPEC §5), so channels read them alike."""
+    person = people.get(owner)
+    return {
+        "id": event_id,
+        "type": type_,
+        "detected_at": detected_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "day": day.isoformat(),
+        "owner": {
+            "id": owner,
+            "name": getattr(person, "name", None),
+            "email": getattr(person, "email", None),
+            "slack": getattr(person, "slack", None),
+        },
+        "objective": objective,
+        "key_result": key_result,
+        "text": text,
+    }
 
 
 def _where(m: MilestoneProgress) -> str:
@@ -39,12 +72,12 @@ def alert_text(slip: Slip, kr: KrProgress) -> str:
     name = f"{m.title} ({_where(m)})"
     if slip.type == "milestone.rescheduled":
         if m.due is None:
-            return f"{name} lost its due date (was {_day_words(slip.due_before)}): {work}. {standing}"
-        return f"{name} moved from {_day_words(slip.due_before)} to {_day_words(m.due)}: {work}. {standing}"
+            return f"{name} lost its due date (was {day_words(slip.due_before)}): {work}. {standing}"
+        return f"{name} moved from {day_words(slip.due_before)} to {day_words(m.due)}: {work}. {standing}"
     if slip.type == "milestone.overdue":
-        return f"{name} was due {_day_words(m.due)} and is overdue: {work}. {standing}"
+        return f"{name} was due {day_words(m.due)} and is overdue: {work}. {standing}"
     if slip.type == "milestone.at_risk":
-        return f"{name} is forecast for {_day_words(m.forecast)}, after its due date {_day_words(m.due)}: {work}. {standing}"
+        return f"{name} is forecast for {day_words(m.forecast)}, after its due date {day_words(m.due)}: {work}. {standing}"
     if slip.type == "link.broken":
         return f"KR {kr.id} links to {m.title} ({m.key}), which no longer exists or was renamed. {standing}"
     return f"{name}: {slip.type}. {standing}"
@@ -56,49 +89,46 @@ def build_payload(
     event_id: str,
     okrs: OkrSet,
     kr: KrProgress,
-    people: dict[str, Any],
+    people: Mapping[str, Any],
     detected_at: datetime,
     day: date,
 ) -> dict[str, Any]:
     """Build the webhook JSON of SPEC §5 for one slip."""
     definition = okrs.key_results[slip.kr_id]
     objective = okrs.objectives[definition.objective_id]
-    person = people.get(definition.owner)
     m = slip.milestone
-    return {
-        "id": event_id,
-        "type": slip.type,
-        "detected_at": detected_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "day": day.isoformat(),
-        "owner": {
-            "id": definition.owner,
-            "name": getattr(person, "name", None),
-            "email": getattr(person, "email", None),
-            "slack": getattr(person, "slack", None),
-        },
-        "objective": {"id": objective.id, "title": objective.title},
-        "key_result": {
+    payload = payload_head(
+        event_id=event_id,
+        type_=slip.type,
+        owner=definition.owner,
+        people=people,
+        detected_at=detected_at,
+        day=day,
+        objective={"id": objective.id, "title": objective.title},
+        key_result={
             "id": definition.id,
             "title": definition.title,
             "progress": round(kr.progress, 4),
             "status": kr.status,
         },
-        "milestone": {
-            "source": m.source,
-            "key": m.key,
-            "title": m.title,
-            "url": m.url,
-            "due_before": slip.due_before.isoformat() if slip.due_before else None,
-            "due": m.due.isoformat() if m.due else None,
-            "forecast": m.forecast.isoformat() if m.forecast else None,
-            "progress": round(m.progress, 4),
-            "open_issues": [
-                {"key": i.key, "title": i.title, "url": i.url, "assignee": i.assignee}
-                for i in m.open_issues[:MAX_OPEN_ISSUES]
-            ],
-        },
-        "text": alert_text(slip, kr),
+        text=alert_text(slip, kr),
+    )
+    payload["milestone"] = {
+        "source": m.source,
+        "key": m.key,
+        "title": m.title,
+        "url": m.url,
+        "due_before": slip.due_before.isoformat() if slip.due_before else None,
+        "due": m.due.isoformat() if m.due else None,
+        "forecast": m.forecast.isoformat() if m.forecast else None,
+        "progress": round(m.progress, 4),
+        "open_issues": [
+            {"key": i.key, "title": i.title, "url": i.url, "assignee": i.assignee}
+            for i in m.open_issues[:MAX_OPEN_ISSUES]
+        ],
     }
+    payload["text"] = payload.pop("text")  # last, as in SPEC §5's example
+    return payload
 
 
 def new_event_id() -> str:

@@ -34,8 +34,8 @@ from sqlmodel import Session, col
 
 from okrsync import checkins as checkin_store
 from okrsync import history
+from okrsync.alerts import payload_head
 from okrsync.checkins import CheckinRecord
-from okrsync.krsignals import payload_head
 from okrsync.okrs import OkrSet
 from okrsync.outbox import FIRST_DETECTION, NewEvent
 from okrsync.rollup import Rollup

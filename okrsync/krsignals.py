@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from okrsync.alerts import day_words, payload_head
 from okrsync.checkins import CheckinRecord, checkin_json
 from okrsync.okrs import OkrSet
 from okrsync.rollup import KrProgress, Rollup
@@ -40,7 +41,6 @@ __all__ = [
     "confidence_drops",
     "detect",
     "judged_krs",
-    "payload_head",
     "signal_text",
     "stale",
 ]
@@ -165,43 +165,8 @@ def detect(
 # --- payloads ----------------------------------------------------------------------------------
 
 
-def _day_words(day: date | None) -> str:
-    return f"{day.day} {day.strftime('%b')}" if day else "no date"
-
-
 def _pct(progress: float) -> str:
     return f"{round(progress * 100)}%"
-
-
-def payload_head(
-    *,
-    event_id: str,
-    type_: str,
-    owner: str,
-    people: Mapping[str, Any],
-    detected_at: datetime,
-    day: date,
-    objective: dict[str, Any] | None,
-    key_result: dict[str, Any] | None,
-    text: str,
-) -> dict[str, Any]:
-    """Build the top-level fields every payload shares (SPEC §5), so channels read them alike."""
-    person = people.get(owner)
-    return {
-        "id": event_id,
-        "type": type_,
-        "detected_at": detected_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "day": day.isoformat(),
-        "owner": {
-            "id": owner,
-            "name": getattr(person, "name", None),
-            "email": getattr(person, "email", None),
-            "slack": getattr(person, "slack", None),
-        },
-        "objective": objective,
-        "key_result": key_result,
-        "text": text,
-    }
 
 
 def signal_text(signal: KrSignal, kr: KrProgress, *, title: str, today: date) -> str:
@@ -211,14 +176,14 @@ def signal_text(signal: KrSignal, kr: KrProgress, *, title: str, today: date) ->
         days = (today - signal.since).days
         return (
             f"KR {kr.id} ({title}) has not moved for {days} days: {_pct(kr.progress)} since"
-            f" {_day_words(signal.since)}, {_pct(kr.expected)} expected by now. {standing}"
+            f" {day_words(signal.since)}, {_pct(kr.expected)} expected by now. {standing}"
         )
     if signal.type == "kr.confidence_drop" and signal.checkin is not None and signal.before is not None:
         c, b = signal.checkin, signal.before
         blocker = f" Blocker: {c.blocker}." if c.blocker else ""
         return (
-            f"Confidence in KR {kr.id} ({title}) fell from {b.confidence} ({_day_words(b.day)})"
-            f" to {c.confidence} ({_day_words(c.day)}).{blocker} {standing}"
+            f"Confidence in KR {kr.id} ({title}) fell from {b.confidence} ({day_words(b.day)})"
+            f" to {c.confidence} ({day_words(c.day)}).{blocker} {standing}"
         )
     return f"KR {kr.id}: {signal.type}. {standing}"
 
