@@ -113,7 +113,7 @@ def rollup_and_detection_seconds(config: Path, now: datetime) -> float:
     from okrsync.days import local_day
     from okrsync.mappings import load_okrs
     from okrsync.outbox import load_watches
-    from okrsync.progress import compute, include_pull_requests
+    from okrsync.progress import compute
     from okrsync.settings import load_settings
     from okrsync.slips import detect
     from okrsync.store import open_store, session
@@ -124,9 +124,7 @@ def rollup_and_detection_seconds(config: Path, now: datetime) -> float:
     today = local_day(now, settings.okrsync.tz)
     started = time.perf_counter()
     with session(engine) as db:
-        rollup, _ = compute(
-            db, okrs, today=today, label_prefix="kr:", include_pull_requests=include_pull_requests(settings)
-        )
+        rollup, _ = compute(db, okrs, settings, today=today)
         detect(rollup, load_watches(db), today=today, fetched={"github"}, all_fetched=True)
     return time.perf_counter() - started
 

@@ -369,7 +369,7 @@ def score(
     """Score KRs and objectives with grading bands, call-outs and reasoning notes."""
     from okrsync import scoring
     from okrsync.days import local_day
-    from okrsync.progress import compute, include_pull_requests
+    from okrsync.progress import compute
     from okrsync.store import session
 
     settings, okrs = load(ctx)
@@ -389,13 +389,7 @@ def score(
         for kr_id, text in parsed:
             scoring.set_note(db, kr_id, text, now=moment)
         db.commit()
-        rollup, _ = compute(
-            db,
-            okrs,
-            today=local_day(moment, settings.okrsync.tz),
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=include_pull_requests(settings),
-        )
+        rollup, _ = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
         sheet = scoring.score_sheet(okrs, rollup, notes=scoring.load_notes(db), cycle=cycle)
     if output == "json":
         sys.stdout.write(json.dumps(scoring.to_json(sheet, generated_at=moment), indent=2) + "\n")

@@ -24,7 +24,7 @@ from okrsync.errors import DeliveryError, SourceError
 from okrsync.ingest import StoredIssues, remove_issues, save_issues, save_milestones
 from okrsync.okrs import OkrSet
 from okrsync.outbox import DispatchReport, NewEvent, dispatch, load_watches, record
-from okrsync.progress import compute, include_pull_requests
+from okrsync.progress import compute
 from okrsync.rollup import Rollup
 from okrsync.slips import detect
 from okrsync.sources import Poller, make_poller
@@ -110,13 +110,7 @@ def detect_slips(
     """
     today = local_day(now, settings.okrsync.tz)
     with session(engine) as db:
-        rollup, _gathered = compute(
-            db,
-            okrs,
-            today=today,
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=include_pull_requests(settings),
-        )
+        rollup, _gathered = compute(db, okrs, settings, today=today)
         slips, watches = detect(
             rollup, load_watches(db), today=today, fetched=fetched, all_fetched=all_fetched
         )

@@ -381,17 +381,11 @@ def render(doc: Mapping[str, Any], *, max_issues: int = 20) -> RenderableType:
 def explain_for(settings: Any, okrs: OkrSet, engine: Any, kr_id: str, *, moment: datetime) -> dict[str, Any]:
     """Roll up from the store and explain one KR (what the CLI calls)."""
     from okrsync.days import local_day
-    from okrsync.progress import compute, include_pull_requests
+    from okrsync.progress import compute
     from okrsync.store import session
 
     with session(engine) as db:
-        rollup, gathered = compute(
-            db,
-            okrs,
-            today=local_day(moment, settings.okrsync.tz),
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=include_pull_requests(settings),
-        )
+        rollup, gathered = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
         recent = load_recent(db, rollup, kr_id)
         latest = checkin_store.latest(db).get(kr_id)
     weights = {facts.key: weight for facts, weight in gathered.inputs.milestones.get(kr_id, ())}

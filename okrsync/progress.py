@@ -122,11 +122,14 @@ def gather(
     return Gathered(inputs=inputs, unknown_kr_ids=dict(unknown))
 
 
-def compute(
-    session: Session, okrs: OkrSet, *, today: date, label_prefix: str, include_pull_requests: dict[str, bool]
-) -> tuple[Rollup, Gathered]:
-    """Gather and roll up in one call: what `status`, `sync` and the alerts read."""
-    gathered = gather(session, okrs, label_prefix=label_prefix, include_pull_requests=include_pull_requests)
+def compute(session: Session, okrs: OkrSet, settings: Any, *, today: date) -> tuple[Rollup, Gathered]:
+    """Gather and roll up in one call: what `status`, `sync`, `explain`, `score` and the alerts read."""
+    gathered = gather(
+        session,
+        okrs,
+        label_prefix=settings.okrsync.label_prefix,
+        include_pull_requests=include_pull_requests(settings),
+    )
     return roll_up(okrs, gathered.inputs, today=today), gathered
 
 
@@ -224,13 +227,7 @@ def status_for(
 ) -> dict[str, Any]:
     """Roll up from the store and build the `status` document (SPEC §4)."""
     with session(engine) as db:
-        rollup, gathered = compute(
-            db,
-            okrs,
-            today=local_day(moment, settings.okrsync.tz),
-            label_prefix=settings.okrsync.label_prefix,
-            include_pull_requests=include_pull_requests(settings),
-        )
+        rollup, gathered = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
         states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
         latest = {kr_id: checkins.checkin_json(c) for kr_id, c in checkins.latest(db).items()}
     sources = [
