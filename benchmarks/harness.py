@@ -281,8 +281,13 @@ def write_config(scenario: Scenario, database_url: str) -> Path:
 
 
 def child_env(now: datetime) -> dict[str, str]:
-    """This environment, with okrsync's clock pinned (the simulator's clock is set to match)."""
-    return {**os.environ, "OKRSYNC_NOW": now.isoformat()}
+    """This environment with okrsync's clock pinned (the simulator's clock is set to match).
+
+    Every other `OKRSYNC_*` variable is left out: settings read them over the config file, so
+    a token or database URL from the caller's shell would change what is measured.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
+    return {**env, "OKRSYNC_NOW": now.isoformat()}
 
 
 def sync_command(config: Path) -> list[str]:
@@ -546,9 +551,12 @@ def measure_size(
             )
         if profile_dir is not None:
             for engine in engines:
-                result[engine]["profile"] = profile_first_sync(
-                    scenario, databases, engine=engine, folder=profile_dir, now=now
-                )
+                try:
+                    result[engine]["profile"] = profile_first_sync(
+                        scenario, databases, engine=engine, folder=profile_dir, now=now
+                    )
+                except SystemExit as exc:  # optional: the measured figures stand without it
+                    result[engine]["profile"] = {"error": str(exc)[-2000:]}
     finally:
         databases.drop_all()
     return {
@@ -651,39 +659,49 @@ def main(args: argparse.Namespace, *, title: str, build: Build) -> dict[str, Any
     if args.from_json is not None:
         figures: dict[str, Any] = json.loads(args.from_json.read_text())
     else:
-        engines = parse_engines(args.engines)
-        figures = {"benchmark": title, "machine": machine(), "rounds": args.rounds, "engines": engines}
-        if args.note:
-            figures["note"] = args.note
-        sizes = []
-        with tempfile.TemporaryDirectory(prefix="okrsync-bench-", dir=args.workdir) as temp:
-            for size in parse_sizes(args.sizes):
-                folder = Path(temp) / str(size)
-                folder.mkdir()
-                scenario = build(size, folder)
-                _settle_collector()
-                try:
-                    sizes.append(
-                        measure_size(
-                            scenario,
-                            engines=engines,
-                            rounds=args.rounds,
-                            pg_url=args.database_url,
-                            profile_dir=args.profile_dir if args.profile else None,
-                        )
-                    )
-                finally:
-                    scenario.sim.stop()
-                    del scenario
-                    gc.unfreeze()
-                    gc.collect()
-        figures["sizes"] = sizes
-        figures["growth"] = growth(sizes, engines)
-        figures["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        figures = measure_all(args, title=title, build=build)
     sys.stdout.write(markdown(figures) if args.markdown else json.dumps(figures, indent=2) + "\n")
     return figures
+
+
+def measure_all(args: argparse.Namespace, *, title: str, build: Build) -> dict[str, Any]:
+    """Seed and measure each size in turn; the JSON is rewritten after each, so a long run that
+    fails at its largest size keeps the smaller ones (`complete` says whether all were taken)."""
+    engines = parse_engines(args.engines)
+    figures: dict[str, Any] = {"benchmark": title, "machine": machine(), "rounds": args.rounds}
+    figures |= {"engines": engines, "note": args.note, "complete": False, "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="okrsync-bench-", dir=args.workdir) as temp:
+        for size in parse_sizes(args.sizes):
+            folder = Path(temp) / str(size)
+            folder.mkdir()
+            scenario = build(size, folder)
+            _settle_collector()
+            try:
+                figures["sizes"].append(
+                    measure_size(
+                        scenario,
+                        engines=engines,
+                        rounds=args.rounds,
+                        pg_url=args.database_url,
+                        profile_dir=args.profile_dir if args.profile else None,
+                    )
+                )
+            finally:
+                scenario.sim.stop()
+                del scenario
+                gc.unfreeze()
+                gc.collect()
+            figures["growth"] = growth(figures["sizes"], engines)
+            figures["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+            _save(args.json, figures)
+    figures["complete"] = True
+    _save(args.json, figures)
+    return figures
+
+
+def _save(path: Path | None, figures: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def _settle_collector() -> None:
@@ -697,9 +715,8 @@ def _settle_collector() -> None:
 
 def _s(figure: dict[str, Any], digits: int = 2) -> str:
     """Format a spread as `median (min–max)`."""
-    if figure["min"] == figure["max"]:
-        return f"{figure['median']:.{digits}f}"
-    return f"{figure['median']:.{digits}f} ({figure['min']:.{digits}f}–{figure['max']:.{digits}f})"
+    median, low, high = (f"{figure[k]:.{digits}f}" for k in ("median", "min", "max"))
+    return median if low == high else f"{median} ({low}–{high})"
 
 
 def _x(value: float | None) -> str:
@@ -717,6 +734,11 @@ def markdown(figures: dict[str, Any]) -> str:
         f"{figures['rounds']} interleaved round(s) per size and engine; median (min–max).",
         "",
         *([f"Note: {figures['note']}", ""] if figures.get("note") else []),
+        *(
+            ["**Incomplete: the run stopped before its last size.**", ""]
+            if figures.get("complete") is False
+            else []
+        ),
         "### Full first sync against the bare client (target: wall ≤ 1.25 × bare; peak RSS < 300 MB)",
         "",
         "| issues | engine | bare wall s | okrsync wall s | wall ratio | bare CPU s | okrsync CPU s "
@@ -763,8 +785,8 @@ def markdown(figures: dict[str, Any]) -> str:
             d, r, c = e["daemon_no_change"], e["rollup_and_detection"], e["one_percent"]
             lines.append(
                 f"| {size['issues']:,} | {engine} | {_poll(e['no_change_first'])} | {_poll(e['no_change_second'])} "
-                f"| {c['requests']} ({c['target']}; {c['changed']:,} changed) | {_poll(e['no_change_after_change'])} "
-                f"| {d['requests']}, {d['wall']:.2f}, {d['cpu']:.2f}, {d['peak_rss_mb']:.0f} "
+                f"| {c['requests']} ({c['target']}; {c['changed']:,} changed{_written(c)}) | {_poll(e['no_change_after_change'])} "
+                f"| {d['requests']}, {d['wall']:.2f}, {d['cpu']:.2f}, {d['peak_rss_mb']:.0f}{_written(d)} "
                 f"| {r['wall']:.2f}, {r['peak_rss_mb']:.0f} |"
             )
     return "\n".join(lines) + "\n"
@@ -773,9 +795,17 @@ def markdown(figures: dict[str, Any]) -> str:
 def _poll(p: dict[str, Any]) -> str:
     """GitHub: requests / 304s / rate-limit points. Jira (no conditional requests): requests by kind."""
     if "rate_points" in p:
-        return f"{p['requests']} / {p['not_modified']} / {p['rate_points']}"
-    paths = p.get("by_path", {})
-    search = sum(n for path, n in paths.items() if "/search" in path)
-    versions = sum(n for path, n in paths.items() if path.endswith("/versions"))
-    other = p["requests"] - search - versions
-    return f"{p['requests']} ({search} search, {versions} versions, {other} other)"
+        text = f"{p['requests']} / {p['not_modified']} / {p['rate_points']}"
+    else:
+        paths = p.get("by_path", {})
+        search = sum(n for path, n in paths.items() if "/search" in path)
+        versions = sum(n for path, n in paths.items() if path.endswith("/versions"))
+        other = p["requests"] - search - versions
+        text = f"{p['requests']} ({search} search, {versions} versions, {other} other)"
+    return text + _written(p)
+
+
+def _written(p: dict[str, Any]) -> str:
+    """Say how many issues a poll wrote (re-reads of its overlap window included), when any."""
+    written = p.get("issues_written")
+    return f"; {written:,} issues written" if written else ""
