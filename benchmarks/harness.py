@@ -219,6 +219,11 @@ class Databases:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
+    def check(self, engines: Sequence[str]) -> None:
+        """Fail before seeding, not after, when PostgreSQL is asked for and unreachable."""
+        if "postgresql" in engines:
+            self._execute("SELECT 1")
+
     def drop_all(self) -> None:
         for url in list(self._schemas):
             self.drop(url)
@@ -227,11 +232,16 @@ class Databases:
 
     def _execute(self, statement: str) -> None:
         from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import OperationalError
 
         if self._admin is None:
             self._admin = create_engine(self.pg_url, isolation_level="AUTOCOMMIT")
-        with self._admin.connect() as connection:
-            connection.execute(text(statement))
+        try:
+            with self._admin.connect() as connection:
+                connection.execute(text(statement))
+        except OperationalError as exc:
+            msg = f"PostgreSQL at {self.pg_url} refused: {exc.orig}; pass --database-url, or --engines sqlite"
+            raise SystemExit(msg) from exc
 
 
 # --- the scenario a benchmark script describes ---------------------------------------------
@@ -668,6 +678,9 @@ def measure_all(args: argparse.Namespace, *, title: str, build: Build) -> dict[s
     """Seed and measure each size in turn; the JSON is rewritten after each, so a long run that
     fails at its largest size keeps the smaller ones (`complete` says whether all were taken)."""
     engines = parse_engines(args.engines)
+    probe = Databases(Path(), pg_url=args.database_url)
+    probe.check(engines)
+    probe.drop_all()
     figures: dict[str, Any] = {"benchmark": title, "machine": machine(), "rounds": args.rounds}
     figures |= {"engines": engines, "note": args.note, "complete": False, "sizes": []}
     with tempfile.TemporaryDirectory(prefix="okrsync-bench-", dir=args.workdir) as temp:
