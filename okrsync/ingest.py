@@ -1,8 +1,9 @@
 """Write what a connector fetched into the store: upserts by key, memberships, removals.
 
-Rows are written with the dialect's `INSERT … ON CONFLICT DO UPDATE` (SQLite and PostgreSQL
-both have it), a page at a time, so a first sync of a large org streams instead of building
-ORM objects for every issue.
+Rows are written with `INSERT … ON CONFLICT DO UPDATE` (SQLite and PostgreSQL both have it),
+a page at a time, so a first sync of a large org streams instead of building ORM objects for
+every issue. Issues, the bulk of every sync, go through the driver's own `executemany`
+(`okrsync.bulk`); milestones, a few per repo, through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from connectors.records import IssueRecord, MilestoneRecord
+from okrsync.bulk import Bulk
 from okrsync.days import due_day
 from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
 
@@ -48,80 +50,114 @@ def kr_ids_from_text(text: str, prefix: str) -> list[str]:
     return sorted(found - {""})
 
 
-def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *, label_prefix: str) -> int:
-    """Upsert issues and replace their milestone memberships; return how many were new or changed.
+ISSUE_COLUMNS = (
+    "source",
+    "key",
+    "container",
+    "number",
+    "title",
+    "url",
+    "status",
+    "is_pull_request",
+    "is_subtask",
+    "labels",
+    "kr_ids",
+    "has_kr_label",
+    "assignee",
+    "points",
+    "done_at",
+    "updated_at",
+)
 
-    Polls overlap, so most repeats carry the `updated_at` already stored: those are not
-    changes, and counting them apart is how a test proves each change is seen exactly once.
+
+class IssueWriter:
+    """Write one poll's issues and memberships, page by page, through the driver (okrsync.bulk).
+
+    What the store held before the poll is asked once per page, and only when the source had
+    any issue at the poll's start: a first sync skips every lookup. Keys written during this
+    poll are remembered (with their `updated_at`), because a poll can see an issue twice (the
+    overlap window, an edit while paging) and its memberships must then be replaced, not added.
     """
-    newest: dict[str, IssueRecord] = {}
-    for record in records:
-        seen = newest.get(record.key)
-        if seen is None or record.updated_at >= seen.updated_at:
-            newest[record.key] = record
-    if not newest:
-        return 0
-    known: dict[str, Any] = {}
-    for chunk in _chunks(list(newest), 500):
-        stored = session.execute(
-            select(col(TrackerIssue.key), col(TrackerIssue.updated_at)).where(
-                col(TrackerIssue.source) == source, col(TrackerIssue.key).in_(chunk)
-            )
-        )
-        known.update({key: updated for key, updated in stored})
-    changed = sum(1 for r in newest.values() if r.key not in known or known[r.key] != r.updated_at)
-    rows: list[dict[str, Any]] = []
-    for r in newest.values():
-        kr_ids = kr_ids_from_labels(r.labels, label_prefix)
-        rows.append(
-            {
-                "source": source,
-                "key": r.key,
-                "container": r.container,
-                "number": r.number,
-                "title": r.title,
-                "url": r.url,
-                "status": r.status,
-                "is_pull_request": r.is_pull_request,
-                "is_subtask": r.is_subtask,
-                "labels": list(r.labels),
-                "kr_ids": kr_ids,
-                "has_kr_label": bool(kr_ids),
-                "assignee": r.assignee,
-                "points": r.points,
-                "done_at": r.done_at,
-                "updated_at": r.updated_at,
-            }
-        )
-    _upsert(session, TrackerIssue, rows, ("source", "key"))
-    keys = [key for key in newest if key in known]  # a new issue has no memberships to replace
-    for chunk in _chunks(keys, 500):
-        session.execute(
-            delete(IssueMilestone).where(
-                col(IssueMilestone.source) == source, col(IssueMilestone.issue_key).in_(chunk)
-            )
-        )
-    memberships = [
-        {"source": source, "issue_key": r.key, "milestone_key": m}
-        for r in newest.values()
-        for m in set(r.milestone_keys)
-    ]
-    for chunk in _chunks(memberships, 500):
-        session.execute(IssueMilestone.__table__.insert(), chunk)  # type: ignore[attr-defined]
-    return changed
 
+    def __init__(self, session: Session, source: str, *, label_prefix: str) -> None:
+        self.bulk = Bulk(session)
+        self.source = source
+        self.label_prefix = label_prefix
+        self._written: dict[str, Any] = {}  # key -> updated_at as bound, written in this poll
+        self._store_had_issues = bool(
+            self.bulk.execute(f"SELECT 1 FROM issue WHERE source = {self.bulk.mark} LIMIT 1", (source,))
+        )
 
-def remove_issues(session: Session, source: str, keys: Sequence[str]) -> None:
-    """Forget issues the tracker says are gone."""
-    for chunk in _chunks(list(keys), 500):
-        session.execute(
-            delete(IssueMilestone).where(
-                col(IssueMilestone.source) == source, col(IssueMilestone.issue_key).in_(chunk)
+    def save(self, records: Sequence[IssueRecord]) -> int:
+        """Upsert issues and replace their memberships; return how many were new or changed.
+
+        Polls overlap, so most repeats carry the `updated_at` already stored: those are not
+        changes, and counting them apart is how a test proves each change is seen exactly once.
+        """
+        bulk, source = self.bulk, self.source
+        newest: dict[str, IssueRecord] = {}
+        for record in records:
+            seen = newest.get(record.key)
+            if seen is None or record.updated_at >= seen.updated_at:
+                newest[record.key] = record
+        if not newest:
+            return 0
+        known = {key: self._written[key] for key in newest if key in self._written}
+        if self._store_had_issues:
+            unknown = [key for key in newest if key not in known]
+            sql = f"SELECT key, updated_at FROM issue WHERE source = {bulk.mark} AND key IN"
+            known.update(dict(bulk.select_in(sql, (source,), unknown)))
+        rows = []
+        changed = 0
+        for r in newest.values():
+            kr_ids = kr_ids_from_labels(r.labels, self.label_prefix)
+            updated_at = bulk.time(r.updated_at)
+            if known.get(r.key) != updated_at:
+                changed += 1
+            self._written[r.key] = updated_at
+            rows.append(
+                (
+                    source,
+                    r.key,
+                    r.container,
+                    r.number,
+                    r.title,
+                    r.url,
+                    r.status,
+                    r.is_pull_request,
+                    r.is_subtask,
+                    bulk.json(list(r.labels)),
+                    bulk.json(kr_ids),
+                    bool(kr_ids),
+                    r.assignee,
+                    r.points,
+                    bulk.time(r.done_at),
+                    updated_at,
+                )
             )
-        )
-        session.execute(
-            delete(TrackerIssue).where(col(TrackerIssue.source) == source, col(TrackerIssue.key).in_(chunk))
-        )
+        bulk.upsert("issue", ISSUE_COLUMNS, ("source", "key"), rows)
+        self._replace_memberships(newest, known)
+        return changed
+
+    def _replace_memberships(self, newest: dict[str, IssueRecord], known: dict[str, Any]) -> None:
+        """Replace the milestone memberships of issues seen before; a new issue has none."""
+        bulk, source = self.bulk, self.source
+        # Replaced even when `updated_at` did not move: a JQL set's membership changes without
+        # an edit (a version released), and okrsync, not the tracker, decides it.
+        stale = [key for key in newest if key in known]
+        sql = f"DELETE FROM issue_milestone WHERE source = {bulk.mark} AND issue_key IN"
+        bulk.delete_in(sql, (source,), stale)
+        rows = [(source, r.key, m) for r in newest.values() for m in sorted(set(r.milestone_keys))]
+        bulk.insert_new("issue_milestone", ("source", "issue_key", "milestone_key"), rows)
+
+    def remove(self, keys: Sequence[str]) -> None:
+        """Forget issues the tracker says are gone."""
+        bulk, source = self.bulk, self.source
+        for table, column in (("issue_milestone", "issue_key"), ("issue", "key")):
+            sql = f"DELETE FROM {table} WHERE source = {bulk.mark} AND {column} IN"
+            bulk.delete_in(sql, (source,), list(keys))
+        for key in keys:
+            self._written.pop(key, None)
 
 
 def save_milestones(
@@ -181,21 +217,26 @@ class StoredIssues:
         self.session = session
         self.source = source
 
-    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
-        rows = self.session.execute(
-            select(col(TrackerIssue.status), func.count())
-            .join(
-                IssueMilestone,
-                (col(IssueMilestone.source) == col(TrackerIssue.source))
-                & (col(IssueMilestone.issue_key) == col(TrackerIssue.key)),
-            )
-            .where(
-                col(IssueMilestone.source) == self.source, col(IssueMilestone.milestone_key) == milestone_key
-            )
-            .group_by(col(TrackerIssue.status))
-        ).all()
-        counts = {status: n for status, n in rows}
-        return counts.get("open", 0), counts.get("done", 0) + counts.get("excluded", 0)
+    def milestone_counts(self, container: str) -> dict[str, tuple[int, int]]:
+        """Return (open, closed) stored issues per milestone of a repo, in one grouped query.
+
+        One statement per repo, not per milestone (2,000 at SPEC §8's scenario L), and it walks
+        the repo's issues through `ix_issue_container` and their memberships through the
+        primary key, so its cost follows the repo's size, not the org's.
+        """
+        bulk = Bulk(self.session)
+        rows = bulk.execute(
+            "SELECT m.milestone_key, i.status, COUNT(*) FROM issue i"
+            " JOIN issue_milestone m ON m.source = i.source AND m.issue_key = i.key"
+            f" WHERE i.source = {bulk.mark} AND i.container = {bulk.mark}"
+            " GROUP BY m.milestone_key, i.status",
+            (self.source, container),
+        )
+        counts: dict[str, list[int]] = {}
+        for key, status, count in rows:
+            pair = counts.setdefault(key, [0, 0])
+            pair[0 if status == "open" else 1] += int(count)
+        return {key: (pair[0], pair[1]) for key, pair in counts.items()}
 
     def issue_keys(self, container: str) -> set[str]:
         """Return the keys of every stored issue of a repo or project (for deletion checks)."""
