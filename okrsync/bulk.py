@@ -22,7 +22,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -103,3 +104,16 @@ class Bulk:
 
     def _many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         self.cursor().executemany(sql, rows)
+
+
+def upsert_rows(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert or update rows by key through SQLAlchemy, as one executemany (few rows, any types)."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))

@@ -13,27 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from connectors.records import IssueRecord, MilestoneRecord
-from okrsync.bulk import Bulk
+from okrsync.bulk import Bulk, upsert_rows
 from okrsync.days import due_day
 from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
-
-
-def _upsert(
-    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Insert or update rows by key as one executemany: the statement compiles once, not per row."""
-    if not rows:
-        return
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
 
 
 def kr_ids_from_labels(labels: Iterable[str], prefix: str) -> list[str]:
@@ -190,7 +175,7 @@ def save_milestones(
         }
         for r in records
     ]
-    _upsert(session, TrackerMilestone, rows, ("source", "key"))
+    upsert_rows(session, TrackerMilestone, rows, ("source", "key"))
     present = {r.key for r in records}
     gone = set(removed)
     for container, kind in complete:
