@@ -22,7 +22,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -58,27 +60,44 @@ class Bulk:
         return ", ".join([self.mark] * count)
 
     def upsert(
-        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
+        self,
+        model: type[SQLModel],
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
     ) -> None:
         """Insert rows, or update every non-key column of the row with the same key."""
-        if not rows:
-            return
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({self.marks(len(columns))})"
-            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-        )
-        self._many(sql, rows)
+        self._insert(model, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
 
-    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_new(
+        self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
         """Insert rows, skipping any whose key is already there."""
+        self._insert(model, columns, rows, "ON CONFLICT DO NOTHING")
+
+    def _insert(
+        self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: str
+    ) -> None:
+        """SQLite: one statement run per row by `executemany`. PostgreSQL: one statement a call.
+
+        PostgreSQL runs each row of an `executemany` as a statement of its own (about 130 µs a
+        row measured at 50,000 issues), so there the rows go in as one array per column and
+        `unnest` turns them back into rows: one statement per page.
+        """
         if not rows:
             return
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({self.marks(len(columns))})"
-            " ON CONFLICT DO NOTHING"
-        )
-        self._many(sql, rows)
+        table = model.__table__  # type: ignore[attr-defined]
+        names = ", ".join(columns)
+        if self.sqlite:
+            sql = f"INSERT INTO {table.name} ({names}) VALUES ({self.marks(len(columns))}) {conflict}"
+            self.cursor().executemany(sql, rows)
+            return
+        types = [_pg_array_type(table.columns[c].type) for c in columns]
+        arrays = ", ".join(f"%s::{element}[]" for element, _cast in types)
+        selected = ", ".join(f"u.{c}{cast}" for c, (_element, cast) in zip(columns, types, strict=True))
+        sql = f"INSERT INTO {table.name} ({names}) SELECT {selected} FROM unnest({arrays}) AS u({names}) {conflict}"
+        self.cursor().execute(sql, [list(values) for values in zip(*rows, strict=True)])
 
     def select_in(
         self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any], *, chunk: int = 500
@@ -102,8 +121,19 @@ class Bulk:
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []
 
-    def _many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.cursor().executemany(sql, rows)
+
+def _pg_array_type(column_type: Any) -> tuple[str, str]:
+    """Name the PostgreSQL array element type a column's values travel in, and the cast back."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl  # UTCDateTime stores a DateTime; AutoString a String
+    if isinstance(column_type, JSON):
+        return "text", "::json"
+    for kind, name in ((Boolean, "bool"), (Integer, "int8"), (Float, "float8"), (Date, "date")):
+        if isinstance(column_type, kind):
+            return name, ""
+    if isinstance(column_type, DateTime):
+        return "timestamp", ""
+    return "text", ""
 
 
 def upsert_rows(

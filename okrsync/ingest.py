@@ -120,7 +120,7 @@ class IssueWriter:
                     updated_at,
                 )
             )
-        bulk.upsert("issue", ISSUE_COLUMNS, ("source", "key"), rows)
+        bulk.upsert(TrackerIssue, ISSUE_COLUMNS, ("source", "key"), rows)
         self._replace_memberships(newest, known)
         return changed
 
@@ -133,7 +133,7 @@ class IssueWriter:
         sql = f"DELETE FROM issue_milestone WHERE source = {bulk.mark} AND issue_key IN"
         bulk.delete_in(sql, (source,), stale)
         rows = [(source, r.key, m) for r in newest.values() for m in sorted(set(r.milestone_keys))]
-        bulk.insert_new("issue_milestone", ("source", "issue_key", "milestone_key"), rows)
+        bulk.insert_new(IssueMilestone, ("source", "issue_key", "milestone_key"), rows)
 
     def remove(self, keys: Sequence[str]) -> None:
         """Forget issues the tracker says are gone."""
