@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -77,7 +77,7 @@ class Batch:
 class KnownIssues(Protocol):
     """What the store knows of a milestone's issues; the engine provides it."""
 
-    def milestone_counts(self, container: str) -> dict[str, tuple[int, int]]:
+    def milestone_counts(self, container: str, milestone_keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Return (open, closed) stored issues per milestone of a repo, pull requests included."""
         ...
 

@@ -116,9 +116,20 @@ class Bulk:
             part = values[start : start + 500]
             cursor.execute(f"{sql_before_in} ({self.marks(len(part))})", (*params, *part))
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows.
+
+        `plan_each_time` keeps psycopg from preparing a statement it has run five times: the
+        generic plan PostgreSQL then settles on was made without the parameters, and for a
+        query over one repo of a big table it chose to scan the whole table (issue 9).
+        """
         cursor = self.cursor()
-        cursor.execute(sql, tuple(params))
+        if plan_each_time and not self.sqlite:
+            cursor.execute(sql, tuple(params), prepare=False)
+        else:
+            cursor.execute(sql, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []
 
 

@@ -190,10 +190,10 @@ class GitHubPoller:
         yield Batch(milestones=milestones, complete=[(repo, "github_milestone")])
         if listed_all:
             return
-        stored = known.milestone_counts(repo)
+        stored = known.milestone_counts(repo, [m.key for m in milestones])
         for milestone in milestones:
             counts = (milestone.open_issues, milestone.closed_issues)
-            if None in counts or counts == stored.get(milestone.key, (0, 0)):
+            if None in counts or counts == stored[milestone.key]:
                 continue
             logger.info("%s: %s counts changed without updates; reconciling", self.name, milestone.key)
             yield from self._reconcile(run, repo, milestone.number or 0, known)

@@ -66,6 +66,7 @@ class Prefetcher:
         self._stop = threading.Event()
         self._local = threading.local()
         self._poller = poller
+        self._copies: list[GitHubPoller] = []
         self._queues: dict[str, queue.Queue[RepoItem | RepoDone | _Failed]] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=poller.concurrency, thread_name_prefix=f"okrsync-{poller.name}"
@@ -89,9 +90,16 @@ class Prefetcher:
                 return
 
     def close(self) -> None:
-        """Stop every worker at its next page and drop what was fetched ahead."""
+        """Stop every worker at its next page and drop what was fetched ahead.
+
+        After a complete poll every worker is idle, so their connections are closed here; after
+        a failed or abandoned one, a worker still in a request closes its own on the way out.
+        """
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._queues:
+            for copy in self._copies:
+                copy.requester.close()
 
     def _fetch(self, repo: str, state: dict[str, Any], now: datetime) -> None:
         if self._stop.is_set():
@@ -99,18 +107,21 @@ class Prefetcher:
         poller = getattr(self._local, "poller", None)
         if poller is None:
             poller = self._local.poller = self._poller.worker_copy()
+            self._copies.append(poller)
         stats = PollRun(cursor={})
         try:
             for item in poller.fetch_repo(repo, state, stats, now=now):
                 self._put(repo, item)
             self._put(repo, RepoDone(state=state, stats=stats))
         except _Stopped:
-            return
+            pass
         except BaseException as exc:  # handed to the caller, who raises it in order
             try:
                 self._put(repo, _Failed(exc))
             except _Stopped:
-                return
+                pass
+        if self._stop.is_set():
+            poller.requester.close()
 
     def _put(self, repo: str, item: RepoItem | RepoDone | _Failed) -> None:
         target = self._queues.get(repo)
