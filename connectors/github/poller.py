@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import requests
 from github import Github, GithubException
 from github.GithubException import RateLimitExceededExceedsMaxWait
@@ -277,9 +278,10 @@ class GitHubPoller:
         """GET through PyGithub's requester; classify failures as SourceError."""
         run.requests += 1
         try:
-            response_headers, data = self.requester.requestJsonAndCheck(
-                "GET", url, parameters=params, headers=headers
-            )
+            status, response_headers, body = self.requester.requestJson("GET", url, params, headers)
+            data = decode_json(body)
+            if status >= 400:
+                raise self.requester.createException(status, response_headers, data)
         except RateLimitExceededExceedsMaxWait as exc:
             msg = (
                 f"GET {_strip(url)}: rate limited; GitHub asks to wait {exc.wait:.0f} s, longer than"
@@ -332,6 +334,23 @@ class GitHubPoller:
         run = PollRun(cursor={})
         _headers, data = self._request(run, "/search/issues", {"q": query, "per_page": 1}, None)
         return int(data.get("total_count", 0))
+
+
+def decode_json(body: str) -> Any:
+    """Decode an answer as PyGithub's `requestJsonAndCheck` would, with orjson (3× faster).
+
+    Decoding is the largest part of the client's work on a bulk list (SPEC §8: about 6 ms
+    for a page of 100 issues with the stdlib); an empty body (304) is None, and a non-JSON
+    error page becomes `{"data": text}`, as PyGithub does.
+    """
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        if body.startswith(("{", "[")):
+            raise
+        return {"data": body}
 
 
 def _path(repo: str) -> str:

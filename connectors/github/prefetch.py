@@ -11,7 +11,8 @@ Bounds: each repo's queue holds at most `QUEUE_PAGES` pages and at most `concurr
 repos are fetched at once, so memory does not grow with the org. GitHub asks integrators to
 avoid concurrent requests (secondary rate limits); two in flight is the default, four the
 most allowed, and each requester keeps PyGithub's retry, which honours `Retry-After`.
-Closing the prefetcher (a failed or abandoned poll) stops every worker at its next page.
+Closing the prefetcher (a failed or abandoned poll) stops every worker at its next page;
+the workers are daemon threads, so one still waiting on GitHub never delays an exit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,17 +64,18 @@ class Prefetcher:
         self, poller: GitHubPoller, repos: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
     ) -> None:
         self._stop = threading.Event()
-        self._local = threading.local()
         self._poller = poller
-        self._copies: list[GitHubPoller] = []
         self._queues: dict[str, queue.Queue[RepoItem | RepoDone | _Failed]] = {}
-        self._pool = ThreadPoolExecutor(
-            max_workers=poller.concurrency, thread_name_prefix=f"okrsync-{poller.name}"
-        )
-        # Tasks start in submission order, so the repo the caller waits for is always running.
+        # Workers take repos in order, so the repo the caller waits for is always being fetched.
+        self._todo: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
         for repo, state in repos:
             self._queues[repo] = queue.Queue(maxsize=QUEUE_PAGES)
-            self._pool.submit(self._fetch, repo, dict(state), now)
+            self._todo.put((repo, dict(state)))
+        # Daemon threads: a worker waiting on a slow answer must not hold up the process's exit
+        # (SIGTERM mid-poll); what it fetched is dropped, and the poll rolled back, anyway.
+        for index in range(min(poller.concurrency, len(repos))):
+            name = f"okrsync-{poller.name}-fetch-{index}"
+            threading.Thread(target=self._work, args=(now,), name=name, daemon=True).start()
 
     def take(self, repo: str) -> Iterator[RepoItem | RepoDone]:
         """Yield the repo's items as its worker produces them; re-raise a worker's failure."""
@@ -90,24 +91,23 @@ class Prefetcher:
                 return
 
     def close(self) -> None:
-        """Stop every worker at its next page and drop what was fetched ahead.
-
-        After a complete poll every worker is idle, so their connections are closed here; after
-        a failed or abandoned one, a worker still in a request closes its own on the way out.
-        """
+        """Stop every worker at its next page and drop what was fetched ahead."""
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        if not self._queues:
-            for copy in self._copies:
-                copy.requester.close()
 
-    def _fetch(self, repo: str, state: dict[str, Any], now: datetime) -> None:
-        if self._stop.is_set():
-            return
-        poller = getattr(self._local, "poller", None)
-        if poller is None:
-            poller = self._local.poller = self._poller.worker_copy()
-            self._copies.append(poller)
+    def _work(self, now: datetime) -> None:
+        """Fetch repos until none is left (or the prefetcher is closed), on one connection."""
+        poller = self._poller.worker_copy()
+        try:
+            while not self._stop.is_set():
+                try:
+                    repo, state = self._todo.get_nowait()
+                except queue.Empty:
+                    return
+                self._fetch(poller, repo, state, now)
+        finally:
+            poller.requester.close()
+
+    def _fetch(self, poller: GitHubPoller, repo: str, state: dict[str, Any], now: datetime) -> None:
         stats = PollRun(cursor={})
         try:
             for item in poller.fetch_repo(repo, state, stats, now=now):
@@ -120,8 +120,6 @@ class Prefetcher:
                 self._put(repo, _Failed(exc))
             except _Stopped:
                 pass
-        if self._stop.is_set():
-            poller.requester.close()
 
     def _put(self, repo: str, item: RepoItem | RepoDone | _Failed) -> None:
         target = self._queues.get(repo)
