@@ -323,15 +323,11 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None
     elector = make_elector(url)
     metrics = Metrics()
     metrics.known_sources(settings.sources)
-    daemon = Daemon(
-        settings,
-        okrs,
-        engine,
-        elector=elector,
-        metrics=metrics,
-        clock=clock,
-        migrate=lambda: migrate_if_behind(engine, url=url),
-    )
+
+    def migrate() -> None:
+        migrate_if_behind(engine, url=url)  # a cheap revision read when nothing is due
+
+    daemon = Daemon(settings, okrs, engine, elector=elector, metrics=metrics, clock=clock, migrate=migrate)
     reader = SourceHealthReader(
         engine, list(settings.sources), interval=daemon.interval, started_at=clock(), clock=clock
     )
