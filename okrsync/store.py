@@ -181,8 +181,8 @@ def migrate_if_behind(engine: Engine, *, url: str) -> bool:
     if current == SCHEMA_HEADS:
         return False
     logger.info(
-        "database schema at %s, this okrsync at %s: migrating",
-        ", ".join(sorted(current)) if current else "nothing",
+        "database schema at revision %s, this okrsync's at %s: migrating",
+        ", ".join(sorted(current)) if current else "none (a new database)",
         ", ".join(sorted(SCHEMA_HEADS)),
     )
     upgrade(url)
