@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -77,8 +77,8 @@ class Batch:
 class KnownIssues(Protocol):
     """What the store knows of a milestone's issues; the engine provides it."""
 
-    def milestone_counts(self, milestone_key: str) -> tuple[int, int]:
-        """Return (open, closed) stored issues in the milestone, pull requests included."""
+    def milestone_counts(self, container: str, milestone_keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Return (open, closed) stored issues per milestone of a repo, pull requests included."""
         ...
 
     def milestone_issue_keys(self, milestone_key: str) -> set[str]:
@@ -104,3 +104,16 @@ class PollRun:
     def batches(self) -> Iterator[Batch]:
         yield from self._batches
         self.complete = True
+
+    def close(self) -> None:
+        """Stop the poll where it is (its helper threads, if any, stop at their next page)."""
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+
+    def add(self, other: PollRun) -> None:
+        """Count another run's requests into this one (a fetch done on a helper thread)."""
+        self.requests += other.requests
+        self.not_modified += other.not_modified
+        if other.rate_remaining is not None:
+            self.rate_remaining = other.rate_remaining

@@ -316,16 +316,18 @@ def _summary(report: CycleReport) -> str:
 def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None:
     """Run the daemon and its HTTP server until SIGTERM or SIGINT; return once stopped cleanly."""
     from okrsync.server import SourceHealthReader, StatusServer, health_probe
-    from okrsync.store import make_engine, upgrade
+    from okrsync.store import make_engine, migrate_if_behind
 
     url = settings.okrsync.database_url
-    engine = make_engine(url)  # migrations wait for the leader lock (Daemon.step)
+    engine = make_engine(url)  # migrations wait for the leader lock (Daemon.step), if any are due
     elector = make_elector(url)
     metrics = Metrics()
     metrics.known_sources(settings.sources)
-    daemon = Daemon(
-        settings, okrs, engine, elector=elector, metrics=metrics, clock=clock, migrate=lambda: upgrade(url)
-    )
+
+    def migrate() -> None:
+        migrate_if_behind(engine, url=url)  # a cheap revision read when nothing is due
+
+    daemon = Daemon(settings, okrs, engine, elector=elector, metrics=metrics, clock=clock, migrate=migrate)
     reader = SourceHealthReader(
         engine, list(settings.sources), interval=daemon.interval, started_at=clock(), clock=clock
     )

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from connectors.records import PollRun
 from okrsync import checkins, digest, history, krsignals
 from okrsync.alerts import build_payload, new_event_id
 from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
-from okrsync.ingest import StoredIssues, remove_issues, save_issues, save_milestones
+from okrsync.ingest import IssueWriter, StoredIssues, save_milestones
 from okrsync.okrs import OkrSet
 from okrsync.outbox import DispatchReport, NewEvent, dispatch, load_watches, record
 from okrsync.progress import compute
@@ -263,24 +264,11 @@ def poll_source(
         state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
         try:
             run = poller.poll(dict(state.cursor), StoredIssues(db, name), now=now)
-            for batch in run.batches():
-                save_milestones(
-                    db,
-                    name,
-                    batch.milestones,
-                    complete=batch.complete,
-                    removed=batch.removed_milestones,
-                    tz=settings.okrsync.tz,
-                )
-                outcome.changed += save_issues(
-                    db, name, batch.issues, label_prefix=settings.okrsync.label_prefix
-                )
-                remove_issues(db, name, batch.removed_issues)
-                outcome.issues += len(batch.issues)
-                outcome.milestones += len(batch.milestones)
-                outcome.removed += len(batch.removed_issues)
-                if progress is not None:
-                    progress(name, outcome.issues)
+            writer = IssueWriter(db, name, label_prefix=settings.okrsync.label_prefix)
+            try:
+                _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
+            finally:
+                run.close()
             state.cursor = run.cursor
             state.kind = kind
             state.last_attempt = now
@@ -309,6 +297,34 @@ def poll_source(
             outcome.not_modified,
         )
     return outcome
+
+
+def _store_batches(
+    run: PollRun,
+    db: Session,
+    writer: IssueWriter,
+    outcome: SourceOutcome,
+    *,
+    settings: Any,
+    progress: ProgressHook | None,
+) -> None:
+    """Write each batch of a poll as it arrives: milestones, then issues, then removals."""
+    for batch in run.batches():
+        save_milestones(
+            db,
+            outcome.name,
+            batch.milestones,
+            complete=batch.complete,
+            removed=batch.removed_milestones,
+            tz=settings.okrsync.tz,
+        )
+        outcome.changed += writer.save(batch.issues)
+        writer.remove(batch.removed_issues)
+        outcome.issues += len(batch.issues)
+        outcome.milestones += len(batch.milestones)
+        outcome.removed += len(batch.removed_issues)
+        if progress is not None:
+            progress(outcome.name, outcome.issues)
 
 
 def measure_metrics(poller: Poller, okrs: OkrSet, engine: Engine, *, now: datetime) -> dict[str, float]:

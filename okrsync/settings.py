@@ -148,6 +148,8 @@ class GitHubSource(SourceBase):
     """GitHub App auth: the installation on the organisation."""
     per_page: int = Field(default=100, ge=1, le=100)
     """Items per list page (GitHub allows at most 100)."""
+    concurrency: int = Field(default=2, ge=1, le=4)
+    """Repos fetched at once (1 = serial); GitHub asks for few concurrent requests."""
 
     _base_url = field_validator("base_url")(_http_url)
 

@@ -2,17 +2,23 @@
 
 A poller is anything with `name`, `poll(cursor, known, *, now) -> PollRun` and
 `count(query) -> int`; the engine drives them all the same way.
+
+Each factory imports its connector itself: PyGithub and `jira` (with requests, and PyGithub's
+JWT and crypto stack) take a noticeable share of a short command's start, so a GitHub-only
+install never loads `jira`, and commands that poll nothing load neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from connectors.github import GitHubAuth, GitHubPoller, KnownIssues, PollRun, make_github
-from connectors.jira import JiraPoller, JqlSet
+from connectors.records import KnownIssues, PollRun
 from okrsync.okrs import OkrSet
+
+if TYPE_CHECKING:
+    from connectors.jira import JqlSet
 
 
 class Poller(Protocol):
@@ -34,6 +40,8 @@ def mapped_containers(okrs: OkrSet, source: str) -> set[str]:
 
 
 def _github(source: Any, okrs: OkrSet) -> Poller:
+    from connectors.github import GitHubAuth, GitHubPoller, make_github
+
     auth = GitHubAuth(
         token=source.token,
         app_id=source.app_id,
@@ -54,6 +62,7 @@ def _github(source: Any, okrs: OkrSet) -> Poller:
         repos=sorted(repos),
         overlap=timedelta(seconds=source.overlap_seconds),
         per_page=source.per_page,
+        concurrency=source.concurrency,
     )
 
 
@@ -73,6 +82,8 @@ def jira_projects(okrs: OkrSet, source: str) -> set[str]:
 
 def jql_sets(okrs: OkrSet, source: str) -> list[JqlSet]:
     """List the JQL sets the mappings define for `source`, one per title (the milestone key)."""
+    from connectors.jira import JqlSet
+
     found: dict[str, JqlSet] = {}
     for kr in okrs.key_results.values():
         for link in kr.links:
@@ -82,6 +93,8 @@ def jql_sets(okrs: OkrSet, source: str) -> list[JqlSet]:
 
 
 def _jira(source: Any, okrs: OkrSet) -> Poller:
+    from connectors.jira import JiraPoller
+
     return JiraPoller(
         source.name,
         url=source.url,

@@ -1,8 +1,14 @@
 """The database: tables for tracker data and per-source state, and how to open it.
 
 SQLite is the embedded default; the same code runs on PostgreSQL. The schema is owned by
-Alembic migrations (`okrsync/migrations`), applied by `okrsync db upgrade` and on first use.
-All timestamps are stored as UTC and read back timezone-aware (`UTCDateTime`).
+Alembic migrations (`okrsync/migrations`), applied by `okrsync db upgrade` and whenever a
+database is opened behind the code's schema. All timestamps are stored as UTC and read back
+timezone-aware (`UTCDateTime`).
+
+Opening an up-to-date database runs no Alembic at all: `open_store` reads `alembic_version`
+over a plain connection and compares it with `SCHEMA_HEADS`. Loading Alembic and its script
+directory costs a short command (`okrsync status`, a cron `okrsync sync`) more than the
+command itself, so Alembic is imported only when there is something to migrate.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Engine, Index, event
+from sqlalchemy import JSON, Column, DateTime, Engine, Index, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -20,6 +26,10 @@ from sqlmodel import Field, Session, SQLModel, create_engine
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The head revision(s) of the scripts in MIGRATIONS/versions. Kept by hand so that the hot path
+# never loads Alembic's script directory; tests/test_store.py fails when it differs from what
+# Alembic itself computes, so a new migration cannot be forgotten here.
+SCHEMA_HEADS = frozenset({"0003"})
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -136,7 +146,7 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(url: str) -> None:
-    """Apply every pending Alembic migration to the database at `url`."""
+    """Apply every pending Alembic migration to the database at `url` (`okrsync db upgrade`)."""
     from alembic import command
     from alembic.config import Config
 
@@ -147,10 +157,43 @@ def upgrade(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def open_store(url: str) -> Engine:
-    """Open the database at `url`, migrating it to the current schema first."""
+def schema_revisions(engine: Engine) -> frozenset[str] | None:
+    """Read the revision(s) the database is at, or None when Alembic never ran on it.
+
+    `has_table` looks where unqualified names resolve (PostgreSQL's search_path), which is
+    where Alembic keeps its `alembic_version` table.
+    """
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return frozenset(str(row) for row in rows)
+
+
+def migrate_if_behind(engine: Engine, *, url: str) -> bool:
+    """Run Alembic on the database at `url` unless it is exactly at SCHEMA_HEADS; say if it ran.
+
+    Anything else, an older revision, an empty database or one a newer okrsync migrated,
+    goes to Alembic, which upgrades the first two and refuses the last with its own message
+    (as it always did), rather than okrsync writing to a schema it does not know.
+    """
+    current = schema_revisions(engine)
+    if current == SCHEMA_HEADS:
+        return False
+    logger.info(
+        "database schema at revision %s, this okrsync's at %s: migrating",
+        ", ".join(sorted(current)) if current else "none (a new database)",
+        ", ".join(sorted(SCHEMA_HEADS)),
+    )
     upgrade(url)
-    return make_engine(url)
+    return True
+
+
+def open_store(url: str) -> Engine:
+    """Open the database at `url`, migrating it first when its schema is behind the code's."""
+    engine = make_engine(url)
+    migrate_if_behind(engine, url=url)
+    return engine
 
 
 def session(engine: Engine) -> Session:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -102,6 +103,7 @@ def write_project(
     mapping: str = MAPPING,
     extra: str = "",
     timezone: str = "Europe/Berlin",
+    repos: Sequence[str] = ("acme/web",),
 ) -> Project:
     """Write config.toml and mappings/okrs.toml, then load them and open the store."""
     (folder / "mappings").mkdir(parents=True, exist_ok=True)
@@ -117,7 +119,7 @@ timezone = "{timezone}"
 kind = "github"
 base_url = "{github_url}"
 token = "{token}"
-repos = ["acme/web"]
+repos = {json.dumps(list(repos))}
 {extra}
 """
     )

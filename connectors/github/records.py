@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -37,10 +38,16 @@ def points_from_labels(labels: tuple[str, ...]) -> float | None:
 def repo_of(raw: dict[str, Any], fallback: str) -> str:
     """Name the issue's repo from its `repository_url` (it changes when an issue is transferred)."""
     url = raw.get("repository_url") or ""
+    return _repo_from_url(url) or fallback
+
+
+@functools.lru_cache(maxsize=1024)
+def _repo_from_url(url: str) -> str | None:
+    # Every issue of a page carries the same URL: parse it once.
     parts = url.rstrip("/").split("/")
     if len(parts) >= 2 and "repos" in parts:
         return "/".join(parts[-2:])
-    return fallback
+    return None
 
 
 def milestone_key(repo: str, number: int) -> str:
@@ -54,7 +61,7 @@ def issue_record(raw: dict[str, Any], repo: str) -> IssueRecord:
     non-null `url` (or `html_url`) marks a pull request.
     """
     repo = repo_of(raw, repo)
-    labels = tuple(str(label.get("name", "")) for label in raw.get("labels") or [])
+    labels = tuple(str(label.get("name", "")) for label in raw.get("labels") or ())
     pull = raw.get("pull_request")
     is_pr = isinstance(pull, dict) and bool(pull.get("url") or pull.get("html_url"))
     status = issue_status(raw)
@@ -71,7 +78,7 @@ def issue_record(raw: dict[str, Any], repo: str) -> IssueRecord:
         is_pull_request=is_pr,
         labels=labels,
         assignee=assignee.get("login") if isinstance(assignee, dict) else None,
-        points=points_from_labels(labels),
+        points=points_from_labels(labels) if labels else None,
         done_at=parse_time(raw.get("closed_at")) if status == "done" else None,
         milestone_keys=(milestone_key(repo, int(milestone["number"])),) if milestone else (),
     )

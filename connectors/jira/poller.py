@@ -23,7 +23,11 @@ How one poll works (SPEC §6):
    `deleted_check_interval`, an id-only search per project lists what exists; stored issues
    (and remembered epics) missing from it are confirmed gone one by one, then removed. When
    most of a project is missing at once, nothing is removed and a warning says why: that is
-   what a lost browse permission looks like, and emptying every KR would be worse.
+   what a lost browse permission looks like, and emptying every KR would be worse. A project
+   read in full by this very poll (the source's first sync, or a newly added project) needs
+   no id-only search: the full read already listed every key it has. Its stored issues are
+   diffed against what that read saw, so a first sync of an empty store asks for nothing
+   more, and the check's clock starts there: the next check is one interval later.
 
 Pages are raw JSON through the client's own request path (`json_result=True`), one page at a
 time: Cloud `enhanced_search_issues` with `nextPageToken` (Cloud's `/search` answers 410),
@@ -274,7 +278,7 @@ class JiraPoller:
             yield from self._changed_issues(poll, steady=steady, fresh=fresh)
         yield from self._jql_stragglers(poll)
         if check_due:
-            yield from self._deleted(poll)
+            yield from self._deleted(poll, read_in_full=set(fresh))
             state["deleted_checked_at"] = now.isoformat()
 
         if poll.newest is not None:
@@ -415,19 +419,19 @@ class JiraPoller:
                 found.append(jql_set.key)
         return found
 
-    def _deleted(self, poll: _Poll) -> Iterator[Batch]:
+    def _deleted(self, poll: _Poll, *, read_in_full: set[str]) -> Iterator[Batch]:
         """List each project's issue keys (id-only, large pages) and remove the stored ones gone.
+
+        Projects in `read_in_full` were searched without a bound in this poll, so the keys
+        that search saw are the list already (a first sync would otherwise list them all a
+        second time: 10 requests of 5,000 keys for a 50,000-issue site).
 
         A key missing from the list is confirmed with a direct GET before it is removed: an
         offset page walk can miss an item when another issue is deleted meanwhile, and a
         wrongly removed issue would not come back until its next edit.
         """
-        page_size = 5000 if self._cloud else 1000  # id/key-only pages may be this large
         for project in self.projects:
-            live: set[str] = set()
-            what = f"listing the issue keys of project {project} (deleted-issue check)"
-            for page in self._search(what, f"project = {quote_jql(project)}", ["key"], page_size=page_size):
-                live.update(str(raw["key"]) for raw in page)
+            live = poll.seen if project in read_in_full else self._issue_keys(project)
             stored = poll.known.issue_keys(project)
             epics = poll.epics.get(project, set())
             candidates = sorted((stored | epics) - live)
@@ -458,6 +462,15 @@ class JiraPoller:
             batch.removed_milestones = [epic_key(k) for k in gone if k in epics]
             epics.difference_update(gone)
             yield batch
+
+    def _issue_keys(self, project: str) -> set[str]:
+        """List every issue key of a project with an id-only search in large pages."""
+        page_size = 5000 if self._cloud else 1000  # id/key-only pages may be this large
+        live: set[str] = set()
+        what = f"listing the issue keys of project {project} (deleted-issue check)"
+        for page in self._search(what, f"project = {quote_jql(project)}", ["key"], page_size=page_size):
+            live.update(str(raw["key"]) for raw in page)
+        return live
 
     # --- requests ----------------------------------------------------------------------------
 

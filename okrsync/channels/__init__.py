@@ -11,32 +11,58 @@ One class per channel type, each with one method, `notify(alert)`, that returns 
     EmailChannel            SMTP, text + HTML, one message per recipient (email)
     AppriseChannel          any Apprise URL (apprise_channel)
     text                    payload → words, escaping; shared by all of them
+
+The registry names each class by module rather than holding it, and the channel modules
+import their libraries (httpx, Apprise) only when sending: a cycle with nothing to
+deliver, the daemon's usual one, then loads none of them, and a log-only install never does.
+The classes are still importable from here (`from okrsync.channels import SlackChannel`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from okrsync.channels.apprise_channel import AppriseChannel
 from okrsync.channels.base import Alert, Channel, Recipient
-from okrsync.channels.email import EmailChannel
-from okrsync.channels.log import LogChannel
-from okrsync.channels.slack import SlackChannel
-from okrsync.channels.webhook import WebhookChannel
-from okrsync.settings import ChannelSettings
 
-CHANNELS: dict[str, Callable[[ChannelSettings], Channel]] = {
-    "log": LogChannel,
-    "webhook": WebhookChannel,
-    "slack": SlackChannel,
-    "email": EmailChannel,
-    "apprise": AppriseChannel,
+if TYPE_CHECKING:
+    from okrsync.channels.apprise_channel import AppriseChannel
+    from okrsync.channels.email import EmailChannel
+    from okrsync.channels.log import LogChannel
+    from okrsync.channels.slack import SlackChannel
+    from okrsync.channels.webhook import WebhookChannel
+    from okrsync.settings import ChannelSettings
+
+# type -> (module, class); the module is imported when a channel of that type is made.
+CHANNELS: dict[str, tuple[str, str]] = {
+    "log": ("okrsync.channels.log", "LogChannel"),
+    "webhook": ("okrsync.channels.webhook", "WebhookChannel"),
+    "slack": ("okrsync.channels.slack", "SlackChannel"),
+    "email": ("okrsync.channels.email", "EmailChannel"),
+    "apprise": ("okrsync.channels.apprise_channel", "AppriseChannel"),
 }
+
+
+def channel_class(kind: str) -> Callable[[ChannelSettings], Channel]:
+    """Import and return the class of channel type `kind`."""
+    module, name = CHANNELS[kind]
+    cls: Callable[[ChannelSettings], Channel] = getattr(import_module(module), name)
+    return cls
 
 
 def make_channel(settings: ChannelSettings) -> Channel:
     """Build the channel `settings` describes."""
-    return CHANNELS[settings.type](settings)
+    return channel_class(settings.type)(settings)
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve `okrsync.channels.SlackChannel` and its siblings on first use (PEP 562)."""
+    for kind, (_module, class_name) in CHANNELS.items():
+        if class_name == name:
+            return channel_class(kind)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 __all__ = [

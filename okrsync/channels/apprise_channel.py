@@ -9,8 +9,6 @@ in a message here, and Apprise's own logging masks secrets (`secure_logging`, on
 
 from __future__ import annotations
 
-import apprise
-
 from okrsync.channels.base import Alert
 from okrsync.channels.text import alert_lines, alert_title
 from okrsync.errors import DeliveryError
@@ -34,6 +32,8 @@ class AppriseChannel:
         The body is sent as text (`NotifyFormat.TEXT`) so services that render Markdown or
         HTML get it escaped by Apprise, not interpreted.
         """
+        import apprise  # here, not at the top: loading Apprise's plugins is slow, sending is rare
+
         client = apprise.Apprise(asset=apprise.AppriseAsset(secure_logging=True))
         if not client.add(self._url.get_secret_value()):
             msg = f"{self._label}: Apprise cannot use the URL (unknown scheme or missing parts)"

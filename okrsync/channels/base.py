@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from okrsync import __version__
 from okrsync.channels.text import strip_controls
 from okrsync.errors import DeliveryError
 
 if TYPE_CHECKING:
+    import httpx
+
     from okrsync.settings import Person
 
 USER_AGENT = f"okrsync/{__version__}"
@@ -99,6 +99,8 @@ def post(
     answers are short error codes (Slack's `no_service`); a generic endpoint's body could
     echo anything, so it is left out.
     """
+    import httpx  # here, not at the top: a cycle that sends nothing never loads it
+
     try:
         if client is None:
             with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as own:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from okrsync.channels.base import USER_AGENT, Alert, post
 from okrsync.channels.text import Fact, IssueLine, describe, more_text, slack_escape
 from okrsync.settings import ChannelSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 _MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _SECTION_LIMIT = 2900

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-
-import httpx
+from typing import TYPE_CHECKING
 
 from okrsync.channels.base import USER_AGENT, Alert, post
 from okrsync.settings import ChannelSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def signature(secret: bytes, body: bytes) -> str:

@@ -282,6 +282,36 @@ def test_a_deleted_issue_and_epic_are_removed_by_the_hourly_check_not_before(
     assert cursor["deleted_checked_at"] == clock().isoformat()
 
 
+def test_a_first_sync_lists_no_keys_for_the_deleted_check_and_starts_its_clock(
+    sim: JiraSim, project: Project, clock: FakeClock, pollers: dict[str, Poller]
+) -> None:
+    key_list = 'project = "ONB"'  # the id-only search of the deleted-issue check
+    keys = seed(sim, clock)
+
+    first = cycle(project, clock, pollers)
+
+    assert not first.failed
+    assert key_list not in searches(sim)  # the full read of a first sync already saw every key
+    assert len(stored(project)) == 3
+    with session(project.engine) as db:
+        cursor = db.get(SourceState, "jira").cursor
+    assert cursor["deleted_checked_at"] == clock().isoformat()  # as if checked: the clock starts
+
+    sim.delete_issue(keys["done"])
+    clock.tick(59 * 60)
+    sim.clear_log()
+    assert cycle(project, clock, pollers).sources[0].removed == 0
+    assert key_list not in searches(sim)  # not due yet: one interval from the first sync
+
+    clock.tick(60)
+    sim.clear_log()
+    due = cycle(project, clock, pollers)
+
+    assert not due.failed and due.sources[0].removed == 1
+    assert searches(sim).count(key_list) == 1
+    assert keys["done"] not in stored(project)
+
+
 def test_a_project_that_suddenly_lists_almost_nothing_is_not_emptied(
     sim: JiraSim, project: Project, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
