@@ -11,8 +11,8 @@ Jira poller so the two cannot drift apart silently (the benchmark compares reque
 3. the first sync's one search over every project, `search_jql`, with okrsync's `search_fields`,
    page by page through `enhanced_search_issues(..., maxResults=100, json_result=True)`; the
    first search fills the client's field cache from `/field`, once;
-4. the first sync's deleted-issue check: one key-only search per project (`key_searches`),
-   in pages of `key_page_size`.
+4. any key-only searches the first sync makes (`key_searches`, in pages of `key_page_size`):
+   none today, as a project read in full skips the deleted-issue check's key listing.
 
 Every page's JSON is decoded by the client; nothing is built from it. Prints one JSON line:
 the pages fetched and the issues decoded.

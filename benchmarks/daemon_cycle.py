@@ -6,8 +6,8 @@ Run as a child by harness.py. A daemon keeps its database engine and its tracker
 across cycles (the Jira client reads serverInfo and /field once; PyGithub keeps its
 connection pool), so its steady cycle costs less than an `okrsync sync` process, which starts
 Python, imports everything and connects afresh. This script builds what the daemon builds,
-with the same functions (`load_settings`, `load_okrs`, `upgrade` then `make_engine` as
-`okrsync.daemon.serve` does, pollers kept in a dict across cycles as `Daemon` keeps them),
+with the same functions (`load_settings`, `load_okrs`, `make_engine` then `migrate_if_behind`
+as `okrsync.daemon.serve` does, pollers kept in a dict across cycles as `Daemon` keeps them),
 runs one `run_cycle` to warm up, then times a second one with nothing changed.
 
 Prints one JSON line: the timed cycle's wall and CPU seconds (`time.process_time`), its
@@ -28,7 +28,7 @@ from okrsync.engine import run_cycle
 from okrsync.mappings import load_okrs
 from okrsync.settings import load_settings
 from okrsync.sources import Poller
-from okrsync.store import make_engine, upgrade
+from okrsync.store import make_engine, migrate_if_behind
 
 
 def main() -> None:
@@ -41,8 +41,8 @@ def main() -> None:
     settings = load_settings(args.config)
     okrs = load_okrs(settings.okrsync.mappings, settings=settings)
     url = settings.okrsync.database_url
-    upgrade(url)
     engine = make_engine(url)
+    migrate_if_behind(engine, url=url)
     pollers: dict[str, Poller] = {}
 
     started = time.perf_counter()

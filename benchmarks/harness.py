@@ -263,8 +263,10 @@ class Simulator(Protocol):
 class Scenario:
     """One seeded size of one tracker: the simulator and the source-specific pieces.
 
-    `bare_command` runs the bare client in a child; `change(n)` edits n issues in the
-    simulator; `points()` reads the rate-limit points left (GitHub), or None.
+    `bare_command` runs the bare client in a child (the SPEC §8 baseline); `baselines` name
+    further bare clients measured in the same rounds (GitHub: one with okrsync's transport);
+    `change(n)` edits n issues in the simulator; `points()` reads the rate-limit points left
+    (GitHub), or None.
     """
 
     source: str  # the source's name in config.toml, and its kind
@@ -276,6 +278,7 @@ class Scenario:
     bare_command: list[str]
     change: Callable[[int], None]
     points: Callable[[], int | None] = lambda: None
+    baselines: dict[str, list[str]] = field(default_factory=dict)
     seed_seconds: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)  # repos, projects… for the report
 
@@ -362,40 +365,57 @@ class Round:
 def first_sync_rounds(
     scenario: Scenario, databases: Databases, *, engines: Sequence[str], rounds: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Run the interleaved rounds; return the figures per engine and each engine's last database."""
-    run_checked(scenario.bare_command, env=child_env(scenario.clock[0]), what="bare client (warm-up)")
-    bare = {e: Round() for e in engines}
-    mine = {e: Round() for e in engines}
-    checks: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    """Run the interleaved rounds; return the figures per engine and each engine's last database.
+
+    A round, per engine: the bare client, any further baselines, then okrsync's first sync
+    on a fresh database; each baseline's requests are compared with okrsync's.
+    """
+    contenders = {"bare": scenario.bare_command, **scenario.baselines}
+    for name, command in contenders.items():
+        run_checked(command, env=child_env(scenario.clock[0]), what=f"{name} (warm-up)")
+    runs = {e: {name: Round() for name in [*contenders, "okrsync"]} for e in engines}
+    checks: dict[str, dict[str, list[dict[str, Any]]]] = {e: {n: [] for n in contenders} for e in engines}
     kept: dict[str, str] = {}
     for number in range(1, rounds + 1):
         for engine in engines:
-            bare_log = bare[engine].add(*_logged(scenario, scenario.bare_command, what="bare client"))
+            logs = {n: runs[engine][n].add(*_logged(scenario, c, what=n)) for n, c in contenders.items()}
             url = databases.fresh(engine)
             command = sync_command(write_config(scenario, url))
-            okrsync_log = mine[engine].add(*_logged(scenario, command, what=f"okrsync sync on {engine}"))
-            checks[engine].append(compare_requests(bare_log, okrsync_log))
+            mine = runs[engine]["okrsync"].add(*_logged(scenario, command, what=f"okrsync sync on {engine}"))
+            for name, log in logs.items():
+                checks[engine][name].append(compare_requests(log, mine))
             if number == rounds:
                 kept[engine] = url  # the polls go on from this one
             else:
                 databases.drop(url)
-            _progress(
-                f"{scenario.source} {scenario.issues:,}: round {number} {engine}: "
-                f"bare {bare[engine].runs[-1].wall:.2f}s, okrsync {mine[engine].runs[-1].wall:.2f}s"
-            )
-    figures: dict[str, dict[str, Any]] = {}
-    for engine in engines:
-        b, m = bare[engine].figures(), mine[engine].figures()
-        figures[engine] = {
-            "rounds": rounds,
-            "bare": b,
-            "okrsync": m,
-            "ratio_wall": ratio(m["wall"]["median"], b["wall"]["median"]),
-            "ratio_cpu": ratio(m["cpu"]["median"], b["cpu"]["median"]),
-            "same_requests": all(c["same_requests"] for c in checks[engine]),
-            "request_differences": next((c for c in checks[engine] if not c["same_requests"]), None),
-        }
+            walls = ", ".join(f"{n} {r.runs[-1].wall:.2f}s" for n, r in runs[engine].items())
+            _progress(f"{scenario.source} {scenario.issues:,}: round {number} {engine}: {walls}")
+    figures = {e: _first_sync_figures(runs[e], checks[e], rounds=rounds) for e in engines}
     return figures, kept
+
+
+def _first_sync_figures(
+    runs: dict[str, Round], checks: dict[str, list[dict[str, Any]]], *, rounds: int
+) -> dict[str, Any]:
+    """Summarise one engine's rounds: okrsync, the bare client, and the ratios on the medians."""
+    mine = runs["okrsync"].figures()
+    compared = {}
+    for name, checked in checks.items():
+        other = runs[name].figures()
+        compared[name] = {
+            **other,
+            "ratio_wall": ratio(mine["wall"]["median"], other["wall"]["median"]),
+            "ratio_cpu": ratio(mine["cpu"]["median"], other["cpu"]["median"]),
+            "same_requests": all(c["same_requests"] for c in checked),
+            "request_differences": next((c for c in checked if not c["same_requests"]), None),
+        }
+    bare = compared.pop("bare")
+    figures: dict[str, Any] = {"rounds": rounds, "bare": bare, "okrsync": mine}
+    for key in ("ratio_wall", "ratio_cpu", "same_requests", "request_differences"):
+        figures[key] = bare.pop(key)
+    if compared:
+        figures["baselines"] = compared
+    return figures
 
 
 def _logged(scenario: Scenario, command: Sequence[str], *, what: str) -> tuple[ChildRun, list[Any]]:
@@ -767,6 +787,7 @@ def markdown(figures: dict[str, Any]) -> str:
                 f"| {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} | {_s(o['peak_rss_mb'], 0)} "
                 f"| {o['requests']:,} | {'yes' if f['same_requests'] else 'NO'} |"
             )
+    lines += _baselines_table(figures)
     lines += [
         "",
         f"### Cost growth of the first sync, size against the previous size (target at 200k/100k: ≤ {GROWTH_TARGET})",
@@ -803,6 +824,30 @@ def markdown(figures: dict[str, Any]) -> str:
                 f"| {r['wall']:.2f}, {r['peak_rss_mb']:.0f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _baselines_table(figures: dict[str, Any]) -> list[str]:
+    """Render okrsync against the further baselines (GitHub: the bare client on okrsync's transport)."""
+    rows = []
+    for size in figures["sizes"]:
+        for engine, e in size["engines"].items():
+            for name, b in e["first_sync"].get("baselines", {}).items():
+                rows.append(
+                    f"| {size['issues']:,} | {engine} | {name} | {_s(b['wall'])} | {_x(b['ratio_wall'])} "
+                    f"| {_s(b['cpu'])} | {_x(b['ratio_cpu'])} | {'yes' if b['same_requests'] else 'NO'} |"
+                )
+    if not rows:
+        return []
+    return [
+        "",
+        "Against a bare client on okrsync's own transport (`bare_matched`: repos fetched ahead on "
+        "worker threads, orjson decoding), the ratio shows what okrsync's processing costs:",
+        "",
+        "| issues | engine | baseline | its wall s | okrsync wall ratio | its CPU s | okrsync CPU ratio "
+        "| same requests |",
+        "|---:|---|---|---:|---:|---:|---:|---|",
+        *rows,
+    ]
 
 
 def _poll(p: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@
 
 Each size is an org of `--repos` repos (issues per repo = size / repos, 10 milestones each)
 with `--krs` KRs linking every milestone, seeded once into the simulator in this process.
-What is measured, and how, is told in harness.py; the bare client is bare_github.py.
+What is measured, and how, is told in harness.py; the bare client is bare_github.py, run
+twice a round: with the library's own paging (the SPEC §8 baseline, `bare`) and with the
+transport okrsync uses (repos fetched ahead on workers, orjson decoding: `bare_matched`).
 `--from-json out.json --markdown` re-renders saved figures without measuring.
 """
 
@@ -22,12 +24,15 @@ from pathlib import Path
 import harness  # benchmarks/ is the script's folder, so first on sys.path
 
 from okrsync.sandbox.github import GitHubSim
+from okrsync.settings import GitHubSource
 
 TOKEN = "bench-token"
 CLIENT = "okrsync"  # the simulator's name for the token, whose rate-limit points are counted
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MILESTONES_PER_REPO = 10
 PER_PAGE = 100  # okrsync's default page size for GitHub sources
+# Repos okrsync fetches at once by default: the matched baseline keeps as many in flight.
+FETCH_WORKERS = GitHubSource.model_fields["concurrency"].default
 
 
 def seed(sim: GitHubSim, clock: list[datetime], *, repos: int, issues: int) -> list[tuple[str, str]]:
@@ -92,8 +97,11 @@ def builder(args: argparse.Namespace) -> harness.Build:
         seeded = round(time.perf_counter() - started, 2)
         repos = sorted({repo for repo, _title in pairs})
         write_mappings(folder, pairs, krs=args.krs)
-        job = folder / "bare-job.json"
-        job.write_text(json.dumps({"url": sim.url, "token": TOKEN, "repos": repos, "per_page": PER_PAGE}))
+        job = {"url": sim.url, "token": TOKEN, "repos": repos, "per_page": PER_PAGE}
+        library, matched = folder / "bare-library.json", folder / "bare-matched.json"
+        library.write_text(json.dumps({**job, "transport": "library"}))
+        matched.write_text(json.dumps({**job, "transport": "matched", "workers": FETCH_WORKERS}))
+        bare = [sys.executable, str(harness.BENCH_DIR / "bare_github.py")]
         return harness.Scenario(
             source="github",
             issues=args.repos * per_repo,
@@ -101,7 +109,8 @@ def builder(args: argparse.Namespace) -> harness.Build:
             clock=clock,
             folder=folder,
             source_toml=f'[sources.github]\nkind = "github"\nbase_url = "{sim.url}"\ntoken = "{TOKEN}"\n',
-            bare_command=[sys.executable, str(harness.BENCH_DIR / "bare_github.py"), str(job)],
+            bare_command=[*bare, str(library)],
+            baselines={"bare_matched": [*bare, str(matched)]},
             change=lambda count: change_issues(sim, repos, count),
             points=lambda: sim.rate_remaining(CLIENT),
             seed_seconds=seeded,

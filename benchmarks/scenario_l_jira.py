@@ -87,8 +87,10 @@ def bare_job(jira: JiraSim, projects: list[str]) -> dict[str, object]:
         "search_jql": f"project in ({', '.join(quote_jql(p) for p in projects)}) ORDER BY key ASC",
         "search_fields": SiteFields(story_points=jira.story_points_field).search_fields(),
         "page_size": PAGE_SIZE,
-        # JiraPoller._deleted, due on a first sync: a key-only listing per project.
-        "key_searches": [f"project = {quote_jql(p)}" for p in projects],
+        # JiraPoller._deleted runs on a first sync but skips the key-only listing of a project
+        # read in full (`read_in_full`), so none is made; were one made, it would be
+        # f"project = {quote_jql(p)}" in pages of KEY_PAGE_SIZE.
+        "key_searches": [],
         "key_page_size": KEY_PAGE_SIZE,
     }
 

@@ -69,6 +69,15 @@ def test_first_sync_is_measured_against_a_bare_client_making_the_same_requests(
     assert first["bare"]["requests"] == first["okrsync"]["requests"] > 0
 
 
+def test_github_is_also_measured_against_a_bare_client_on_okrsyncs_transport(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    matched = _engine(figures["github"])["first_sync"]["baselines"]["bare_matched"]
+    assert matched["same_requests"], matched["request_differences"]
+    assert matched["wall"]["median"] > 0 and matched["cpu"]["median"] > 0
+    assert matched["ratio_wall"] > 0 and matched["ratio_cpu"] > 0
+
+
 def test_github_nothing_changed_poll_answers_304_and_costs_no_points(
     figures: dict[str, dict[str, Any]],
 ) -> None:
