@@ -2,7 +2,7 @@
 
 What makes the figures trustworthy, and why each choice was made:
 
-- Every measured program is a child process of its own: the bare client (bare_github.py,
+- Every measured program is a child process of its own: the bare clients (bare_github.py,
   bare_jira.py), `okrsync sync`, the daemon cycle (daemon_cycle.py) and the roll-up
   (rollup_detect.py). The simulator stays in this process, so no measured program shares its
   GIL or pays for garbage collection over the simulated org. After seeding, the simulator's
@@ -14,12 +14,14 @@ What makes the figures trustworthy, and why each choice was made:
   so a child of this process would report the simulator's memory. The CPU this process (the
   simulator) spent meanwhile is kept too (`server_cpu`); PostgreSQL's own backend CPU is in
   neither figure.
-- The first sync is repeated: each round runs the bare client, then okrsync on a fresh empty
+- The first sync is repeated: each round runs the bare client (and any further baseline,
+  such as GitHub's bare client on okrsync's own transport), then okrsync on a fresh empty
   database (SQLite: a new file; PostgreSQL: a new schema through `search_path`, as
-  tests/conftest.py does), for every engine in turn, so both contenders meet the same noise.
+  tests/conftest.py does), for every engine in turn, so all contenders meet the same noise.
   Medians and min–max spreads are reported, and the ratios are taken on the medians.
-- The bare client must make the requests okrsync's first sync makes; each round compares the
-  two request logs (method, path and query, page tokens aside) and records `same_requests`.
+- A bare client must make the requests okrsync's first sync makes; each round compares the
+  request logs (method, path and query, page tokens aside) and records `same_requests`, so
+  a change to okrsync's requests shows up as "NO" instead of a quietly unfair ratio.
 - After the rounds the polls are measured on the database of the last round, every engine in
   step so they all see the same history: the first poll with nothing changed right after the
   first sync (a poll that saw changes), a second one, a poll with 1 % of the issues changed,
