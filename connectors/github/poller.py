@@ -2,12 +2,15 @@
 
 How one poll of a repo works (SPEC §6):
 
-1. Issues: `GET /repos/{repo}/issues?state=all&sort=updated&direction=desc&since=…`.
-   The first page is a conditional request with the ETag stored for that exact URL. Sorted by
-   `updated` newest first, any change lands on page 1, so a 304 there means nothing changed
-   and costs no rate limit. `since` is the high-water mark of the `updated_at` values seen
-   (the server's clock, so no skew), minus an overlap, so two issues updated in the same
-   second at the boundary are both seen; repeats are de-duplicated by key downstream.
+1. Issues: `GET /repos/{repo}/issues?state=all&sort=updated&direction=desc`. The first page
+   is a conditional request with the ETag stored for that exact URL. Sorted by `updated`
+   newest first, any change lands on page 1, so a 304 there means nothing changed and costs
+   no rate limit. The URL is pinned (no `since` after a first sync) so the ETag stays valid
+   after a change too; paging stops at the first page reaching below the high-water mark of
+   the `updated_at` values seen (the server's clock, so no skew) minus an overlap, so two
+   issues updated in the same second at the boundary are both seen; repeats are
+   de-duplicated by key downstream. A burst that needs more than a page moves the pinned
+   `since` up to that mark, keeping later answers short.
 2. Milestones: `GET /repos/{repo}/milestones?state=all`, also conditional.
 3. Deleted issues never show up in an `updated since` list. A deletion does change its
    milestone's `open_issues`/`closed_issues` counts, so when those disagree with what the
