@@ -284,7 +284,7 @@ class _Memberships:
                 yield source, keys[start : start + size]
 
 
-def issue_groups_query(session: Session, *, today: date) -> TextualSelect:
+def _groups_query(memberships: _Memberships, *, today: date) -> TextualSelect:
     """Build the aggregate query for one source's milestones (`:source`, `:keys`; see `issue_groups`).
 
     Timestamps are stored naive UTC, so the burn-up window's first day and the day after its
@@ -294,8 +294,7 @@ def issue_groups_query(session: Session, *, today: date) -> TextualSelect:
     start = datetime.combine(first, time(), tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
     return (
-        _Memberships.of(session)
-        .text(_GROUPS_SQL)
+        memberships.text(_GROUPS_SQL)
         .bindparams(
             bindparam("start", start, type_=UTCDateTime()),
             bindparam("end", end, type_=UTCDateTime()),
@@ -320,9 +319,10 @@ def issue_groups(
     what `rollup.milestone_progress` needs, in a handful of rows per milestone whatever its
     size, instead of one object per issue.
     """
-    query = issue_groups_query(session, today=today)
+    memberships = _Memberships.of(session)
+    query = _groups_query(memberships, today=today)
     found: dict[MilestoneId, list[IssueGroup]] = defaultdict(list)
-    for source, keys in _Memberships.of(session).chunks(milestones):
+    for source, keys in memberships.chunks(milestones):
         for key, status, is_pr, points, recent, count in session.execute(
             query, {"source": source, "keys": keys}
         ):
