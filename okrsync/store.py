@@ -170,6 +170,32 @@ def schema_revisions(engine: Engine) -> frozenset[str] | None:
         return frozenset(str(row) for row in rows)
 
 
+def create_new(engine: Engine) -> bool:
+    """Create the current schema in an empty database at once, stamped at SCHEMA_HEADS.
+
+    Alembic's cookbook recipe for a new database ("building an up-to-date database from
+    scratch": create the tables from the models, then stamp the head) instead of replaying
+    every migration, which cost about 0.7 s of a first sync. The stamp is written directly,
+    as Alembic writes it, so Alembic is not even imported. Returns False, touching nothing,
+    when the database already holds any okrsync table (that is for Alembic to judge).
+    tests/test_store.py checks the result is the schema the migrations build.
+    """
+    with engine.begin() as connection:
+        if set(inspect(connection).get_table_names()) & set(SQLModel.metadata.tables):
+            return False
+        SQLModel.metadata.create_all(connection)
+        connection.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+                " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        for head in sorted(SCHEMA_HEADS):
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+    logger.info("new database: created the schema at revision %s", ", ".join(sorted(SCHEMA_HEADS)))
+    return True
+
+
 def migrate_if_behind(engine: Engine, *, url: str) -> bool:
     """Run Alembic on the database at `url` unless it is exactly at SCHEMA_HEADS; say if it ran.
 
@@ -180,6 +206,8 @@ def migrate_if_behind(engine: Engine, *, url: str) -> bool:
     current = schema_revisions(engine)
     if current == SCHEMA_HEADS:
         return False
+    if current is None and create_new(engine):
+        return True
     logger.info(
         "database schema at revision %s, this okrsync's at %s: migrating",
         ", ".join(sorted(current)) if current else "none (a new database)",
