@@ -7,7 +7,7 @@ ORM objects for every issue.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,6 +91,7 @@ def save_issues(session: Session, source: str, records: Sequence[IssueRecord], *
                 "points": r.points,
                 "done_at": r.done_at,
                 "updated_at": r.updated_at,
+                "node_id": r.node_id,
             }
         )
     _upsert(session, TrackerIssue, rows, ("source", "key"))
@@ -205,6 +206,28 @@ class StoredIssues:
             )
         )
         return {row[0] for row in rows}
+
+    def node_ids(self, container: str) -> dict[str, str | None]:
+        """Return the node id of every stored issue of a repo, by key (for the GitHub reconcile)."""
+        rows = self.session.execute(
+            select(col(TrackerIssue.key), col(TrackerIssue.node_id)).where(
+                col(TrackerIssue.source) == self.source, col(TrackerIssue.container) == container
+            )
+        )
+        return {key: node_id for key, node_id in rows}
+
+    def keys_by_node_id(self, node_ids: Collection[str]) -> dict[str, set[str]]:
+        """Return the stored keys holding each node id: a transferred issue's old copy is one."""
+        found: dict[str, set[str]] = {}
+        for chunk in _chunks(sorted(set(node_ids)), 500):
+            rows = self.session.execute(
+                select(col(TrackerIssue.node_id), col(TrackerIssue.key)).where(
+                    col(TrackerIssue.source) == self.source, col(TrackerIssue.node_id).in_(chunk)
+                )
+            )
+            for node_id, key in rows:
+                found.setdefault(node_id, set()).add(key)
+        return found
 
     def milestone_issue_keys(self, milestone_key: str) -> set[str]:
         rows = self.session.execute(

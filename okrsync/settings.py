@@ -148,6 +148,8 @@ class GitHubSource(SourceBase):
     """GitHub App auth: the installation on the organisation."""
     per_page: int = Field(default=100, ge=1, le=100)
     """Items per list page (GitHub allows at most 100)."""
+    deleted_check_interval: int = Field(default=3600, ge=0)
+    """Seconds between two full listings of a repo's issues that find deleted and moved ones."""
 
     _base_url = field_validator("base_url")(_http_url)
 

@@ -54,6 +54,7 @@ def _github(source: Any, okrs: OkrSet) -> Poller:
         repos=sorted(repos),
         overlap=timedelta(seconds=source.overlap_seconds),
         per_page=source.per_page,
+        deleted_check_interval=timedelta(seconds=source.deleted_check_interval),
     )
 
 

@@ -87,6 +87,7 @@ class TrackerIssue(SQLModel, table=True):
     """An issue as last fetched, with its state already classified as open, done or excluded."""
 
     __tablename__ = "issue"
+    __table_args__ = (Index("ix_issue_node_id", "source", "node_id"),)
 
     source: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
@@ -104,6 +105,8 @@ class TrackerIssue(SQLModel, table=True):
     points: float | None = None
     done_at: datetime | None = _utc()
     updated_at: datetime | None = _utc()
+    node_id: str | None = None
+    """GitHub's global id, kept across a transfer: how a moved issue's old copy is found."""
 
 
 class IssueMilestone(SQLModel, table=True):

@@ -13,6 +13,12 @@ How one poll of a repo works (SPEC §6):
    milestone's `open_issues`/`closed_issues` counts, so when those disagree with what the
    store holds, the milestone's issues are listed in full and each stored issue missing from
    that list is fetched: 404 or 410 removes it, a 301 (PyGithub follows it) is a transfer.
+4. Issues in no milestone change no counts, and a deletion during a first sync's paging can
+   hide an older issue for good; so at most once per `deleted_check_interval` (and at the end
+   of a repo's first sync) the repo's whole list is diffed against the store, with
+   conditional pages that cost nothing when nothing changed (`connectors/github/reconcile.py`).
+5. A transfer leaves one copy: an issue whose node id is stored under another key replaces
+   that old copy in the same batch (`drop_moved`).
 
 The cursor and ETags a poll produces are handed back to the engine, which stores them in
 the same transaction as the data (`PollRun.cursor`), so they never run ahead of the data.
@@ -20,6 +26,8 @@ the same transaction as the data (`PollRun.cursor`), so they never run ahead of 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -30,6 +38,7 @@ import requests
 from github import Github, GithubException
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
+from connectors.github.reconcile import Reconciler, drop_moved, oldest_reconcile
 from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
 from connectors.net import network_problem
 from connectors.records import Batch, IssueRecord, KnownIssues, PollRun
@@ -58,11 +67,13 @@ class GitHubPoller:
         overlap: timedelta = timedelta(minutes=5),
         per_page: int = 100,
         html_base: str | None = None,
+        deleted_check_interval: timedelta = timedelta(hours=1),
     ) -> None:
         self.name = name
         self.github = github
         self.repos = sorted(set(repos))
         self.overlap = overlap
+        self.deleted_check_interval = deleted_check_interval
         self.per_page = per_page
         self.html_base = html_base or html_base_for(github.requester.base_url)
 
@@ -76,10 +87,24 @@ class GitHubPoller:
         return run
 
     def _poll_repos(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
+        reconciler = Reconciler(
+            self.name,
+            run=run,
+            get=functools.partial(self._request, run),
+            fetch_issue=functools.partial(self._fetch_issue, run),
+            interval=self.deleted_check_interval,
+            per_page=self.per_page,
+        )
         for repo in self.repos:
             repo_state = run.cursor["repos"].setdefault(repo, {})
-            yield from self._poll_issues(run, repo, repo_state, now=now)
-            yield from self._poll_milestones(run, repo, repo_state, known)
+            batches = itertools.chain(
+                self._poll_issues(run, repo, repo_state, now=now),
+                self._poll_milestones(run, repo, repo_state, known),
+                reconciler.reconcile(repo, repo_state, known, now=now),  # when due (step 4)
+            )
+            for batch in batches:
+                yield drop_moved(batch, known)  # a transfer seen by node id (step 5)
+        run.cursor["reconciled_at"] = oldest_reconcile(run.cursor["repos"], self.repos)
 
     def _poll_issues(
         self, run: PollRun, repo: str, state: dict[str, Any], *, now: datetime
