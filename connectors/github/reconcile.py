@@ -17,9 +17,10 @@ issue list is read in full and diffed against the store (issue 15):
   the old one; a 200 means the walk missed it (an issue deleted meanwhile shifted it onto a page
   already read) and it is stored as fetched.
 - An issue in the list and not in the store is stored from the list page's JSON, which is the
-  full issue: no extra request. Only on a page answered 304 (its JSON was not sent) is it
-  fetched. Issues the store already has are left to the incremental feed, which sees every
-  edit; re-writing them all would double the cost of a first sync's reconcile for nothing.
+  full issue: no extra request. (A page answered 304 sent no JSON: when the store lacks one
+  of its issues, the page is read again unconditionally, one point rather than a GET each.)
+  Issues the store already has are left to the incremental feed, which sees every edit;
+  re-writing them all would double the cost of a first sync's reconcile for nothing.
   A stored issue without a node id (stored before okrsync kept them) is refreshed from the
   page too, so its transfer can be recognised later.
 - More than 100 stored issues missing at once, and over half the repo, is what a lost
@@ -97,8 +98,8 @@ class Reconciler:
                 len(stored),
             )
             walk.pages = []  # list afresh next time rather than trust 304s of a rejected list
-        elif missing or walk.unseen:
-            yield self._settle(repo, missing, walk.unseen)
+        elif missing:
+            yield self._settle(repo, missing)
         state["reconcile_pages"] = walk.pages
         state["reconciled_at"] = _utc_text(now)
 
@@ -117,12 +118,14 @@ class Reconciler:
             if data is None and old is not None:  # 304: the body read last time
                 self.run.not_modified += 1
                 numbers = _numbers(old[1])
-                walk.pages.append(old)
                 keys = [f"{repo}#{n}" for n in numbers]
-                walk.unseen += [k for k in keys if k not in walk.stored]
-            else:
+                if all(key in walk.stored for key in keys):
+                    walk.pages.append(old)
+                else:  # the store lacks some: one read of the page beats a GET for each
+                    headers, data = self.get(url, params, None)
+            if data is not None or old is None:  # a 200 (a 304 to an unconditional GET: an error)
                 page = self._page(url, data)
-                numbers = [int(raw["number"]) for raw in page]
+                numbers = sorted(int(raw["number"]) for raw in page)
                 walk.pages.append([headers.get("etag"), _runs(numbers)])
                 keys = [f"{repo_of(raw, repo)}#{raw['number']}" for raw in page]
                 # New to the store, or stored before node ids were kept: the page has them whole.
@@ -133,7 +136,6 @@ class Reconciler:
                 ]
                 if fresh:
                     yield Batch(issues=fresh)
-            numbers.sort()
             if numbers and numbers == previous:
                 raise SourceError(self.source, f"GET {url} repeated page {number - 1}", retriable=True)
             previous = numbers
@@ -147,19 +149,19 @@ class Reconciler:
             raise SourceError(self.source, msg, retriable=True)
         return data
 
-    def _settle(self, repo: str, missing: list[str], unseen: list[str]) -> Batch:
-        """Fetch each stored issue missing from the list, and each listed one never sent."""
+    def _settle(self, repo: str, missing: list[str]) -> Batch:
+        """Fetch each stored issue missing from the list: gone, moved, or missed by the walk."""
         batch = Batch()
         gone: list[str] = []
         moved: list[str] = []
-        for key in [*missing, *unseen]:
+        for key in missing:
             fetched = self.fetch_issue(key)
             if fetched is None:
                 gone.append(key)
             elif fetched.key != key:  # transferred: PyGithub followed the 301 to its new home
                 batch.issues.append(fetched)
                 moved.append(key)
-            else:  # the walk missed it (a deletion shifted it), or it was on a 304 page
+            else:  # the walk missed it: a deletion meanwhile shifted it onto a page already read
                 batch.issues.append(fetched)
         batch.removed_issues = gone + moved
         if gone or moved:
@@ -180,7 +182,6 @@ class _Walk:
 
     stored: dict[str, str | None]  # key -> node id, as the store had them before the walk
     listed: set[str] = field(default_factory=set)
-    unseen: list[str] = field(default_factory=list)  # listed on a 304 page, not in the store
     pages: list[list[Any]] = field(default_factory=list)  # [etag, runs] per page, for next time
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from connectors.github.reconcile import _numbers, _runs, oldest_reconcile
 from okrsync.engine import CycleReport, run_cycle
 from okrsync.mappings import load_okrs
 from okrsync.progress import status_for
@@ -218,14 +219,14 @@ def test_a_transfer_to_a_repo_that_is_not_polled_is_settled_by_the_reconcile(
     assert direct_work(project, clock) == (2, 29)
 
 
-@pytest.mark.parametrize(("page_changed", "fetches"), [(True, 0), (False, 1)])
+@pytest.mark.parametrize(("page_changed", "reads"), [(True, [200]), (False, [304, 200])])
 def test_an_issue_the_store_lacks_is_stored_from_the_list_page(
     sim: GitHubSim,
     tmp_path: Path,
     database_url: str,
     clock: FakeClock,
     page_changed: bool,
-    fetches: int,
+    reads: list[int],
 ) -> None:
     seed(sim, clock, "acme/web", 120, done={7})
     project = make_project(tmp_path, database_url, sim)
@@ -242,8 +243,9 @@ def test_an_issue_the_store_lacks_is_stored_from_the_list_page(
 
     assert "acme/web#7" in stored_keys(project)
     assert direct_work(project, clock) == (1, 120)
-    # A page answered 304 carries no JSON: only then is the issue fetched on its own.
-    assert len([r for r in sim.log() if r.path.endswith("/issues/7")]) == fetches
+    assert not [r for r in sim.log() if r.path.endswith("/issues/7")]  # no request of its own
+    # A 304 carries no JSON: a page with an issue the store lacks is then read unconditionally.
+    assert [r.status for r in sim.log() if r.param("sort") == "created" and r.param("page") == "1"] == reads
 
 
 # --- cost ----------------------------------------------------------------------------------
@@ -401,3 +403,40 @@ def test_an_edit_during_a_catch_up_is_a_repeat_never_a_miss(
     clock.tick(60)
     cycle(project, clock)  # ...and #120, stamped after the newest seen, comes with the next poll
     assert direct_work(project, clock) == (1, 250)
+
+
+# --- the cursor's small parts --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("numbers", "runs"),
+    [
+        ([], []),
+        (list(range(1, 101)), [[1, 100]]),
+        ([5, 3, 4, 9, 1], [[1, 1], [3, 5], [9, 9]]),  # unordered in, sorted runs out
+        ([*range(1, 50), *range(51, 101)], [[1, 49], [51, 100]]),  # #50 deleted
+    ],
+)
+def test_page_numbers_are_kept_as_runs(numbers: list[int], runs: list[list[int]]) -> None:
+    assert _runs(numbers) == runs
+    assert _numbers(runs) == sorted(numbers)
+
+
+@pytest.mark.parametrize(
+    ("repos", "expected"),
+    [
+        (
+            {"a": {"reconciled_at": "2026-11-20T10:00:00Z"}, "b": {"reconciled_at": "2026-11-20T09:00:00Z"}},
+            "2026-11-20T09:00:00Z",
+        ),
+        ({"a": {"reconciled_at": "2026-11-20T10:00:00Z"}, "b": {}}, None),  # b never reconciled
+        ({"a": {"reconciled_at": "2026-11-20T10:00:00Z"}}, None),  # b not even in the cursor
+    ],
+)
+def test_a_source_is_reconciled_as_of_its_least_recent_repo(
+    repos: dict[str, Any], expected: str | None
+) -> None:
+    assert oldest_reconcile(repos, ["a", "b"]) == expected
+    assert (
+        oldest_reconcile({**repos, "gone": {"reconciled_at": "2020-01-01T00:00:00Z"}}, ["a", "b"]) == expected
+    )
