@@ -103,7 +103,7 @@ class GitHubPoller:
                 reconciler.reconcile(repo, repo_state, known, now=now),  # when due (step 4)
             )
             for batch in batches:
-                yield drop_moved(batch, known)  # a transfer seen by node id (step 5)
+                yield drop_moved(batch, known, source=self.name)  # a transfer seen by node id (step 5)
         run.cursor["reconciled_at"] = oldest_reconcile(run.cursor["repos"], self.repos)
 
     def _poll_issues(

@@ -185,7 +185,7 @@ class _Walk:
     pages: list[list[Any]] = field(default_factory=list)  # [etag, runs] per page, for next time
 
 
-def drop_moved(batch: Batch, known: KnownIssues) -> Batch:
+def drop_moved(batch: Batch, known: KnownIssues, *, source: str) -> Batch:
     """Remove, in the same batch, the stored copy of each issue now seen under another key.
 
     GitHub keeps an issue's node id when it is transferred; its key (`repo#number`) changes.
@@ -201,9 +201,7 @@ def drop_moved(batch: Batch, known: KnownIssues) -> Batch:
     stale -= {r.key for r in batch.issues} | set(batch.removed_issues)
     if not stale:
         return batch
-    logger.info(
-        "transferred issues seen under a new key; removing the old copies: %s", ", ".join(sorted(stale))
-    )
+    logger.info("source %s: transferred, removing the old copies: %s", source, ", ".join(sorted(stale)))
     return replace(batch, removed_issues=[*batch.removed_issues, *sorted(stale)])
 
 
