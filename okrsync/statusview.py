@@ -194,11 +194,11 @@ def render(document: dict[str, Any]) -> RenderableType:
             _add_objective(tree, objective, objectives, seen=set())
         parts.append(tree)
     table = Table(title="Sources", title_justify="left", show_edge=False)
-    for column in ("source", "last success", "last error"):
+    for column in ("source", "last success", "last reconcile", "last error"):
         table.add_column(column)
     for s in document["sources"]:
         error = Text(s["last_error"] or "—", style="red" if s["last_error"] else "dim")
-        table.add_row(s["name"], s["last_success"] or "never", error)
+        table.add_row(s["name"], s["last_success"] or "never", s.get("last_reconcile") or "never", error)
     parts.append(table)
     if document.get("unknown_kr_ids"):
         lines = [f"kr:{kr_id} on {', '.join(where)}" for kr_id, where in document["unknown_kr_ids"].items()]
