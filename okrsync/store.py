@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The head revision(s) of the scripts in MIGRATIONS/versions. Kept by hand so that the hot path
 # never loads Alembic's script directory; tests/test_store.py fails when it differs from what
 # Alembic itself computes, so a new migration cannot be forgotten here.
-SCHEMA_HEADS = frozenset({"0003"})
+SCHEMA_HEADS = frozenset({"0004"})
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,6 +97,7 @@ class TrackerIssue(SQLModel, table=True):
     """An issue as last fetched, with its state already classified as open, done or excluded."""
 
     __tablename__ = "issue"
+    __table_args__ = (Index("ix_issue_node_id", "source", "node_id"),)
 
     source: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
@@ -114,6 +115,8 @@ class TrackerIssue(SQLModel, table=True):
     points: float | None = None
     done_at: datetime | None = _utc()
     updated_at: datetime | None = _utc()
+    node_id: str | None = None
+    """GitHub's global id, kept across a transfer: how a moved issue's old copy is found."""
 
 
 class IssueMilestone(SQLModel, table=True):
