@@ -114,7 +114,7 @@ def test_a_new_database_gets_exactly_the_schema_the_migrations_build(
 
 def test_a_database_one_revision_behind_is_migrated_on_open(database_url: str) -> None:
     open_store(database_url).dispose()
-    command.downgrade(alembic_config(database_url), "-1")
+    command.downgrade(alembic_config(database_url), "0002")
     behind = make_engine(database_url)
     assert schema_revisions(behind) == {"0002"}
     assert "score_note" not in tables(database_url)

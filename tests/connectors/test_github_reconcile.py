@@ -135,6 +135,13 @@ def test_a_deletion_during_the_first_sync_cannot_hide_another_issue(
         lambda: sim.delete_issue("acme/web", 210), path="/issues", params={"page": "2", "sort": "updated"}
     )
     project = make_project(tmp_path, database_url, sim)
+    cycle(project, clock)
+    # The first sync starts the reconcile's clock rather than listing the repo a second time
+    # (README): until the interval is up, #150 is missing and #210 still counted, as the issue
+    # found it: the total right by accident (249), done wrong (50 instead of 51).
+    assert direct_work(project, clock) == (50, 249)
+    assert "acme/web#210" in stored_keys(project)
+    clock.tick(HOUR)
 
     report = cycle(project, clock)
 
@@ -187,8 +194,10 @@ def test_a_transfer_during_the_first_sync_paging_leaves_one_copy_and_misses_noth
         params={"page": "2", "sort": "updated"},
     )
     project = make_project(tmp_path, database_url, sim, repos=("acme/web", "acme/api"))
-
     cycle(project, clock)
+    clock.tick(HOUR)
+
+    cycle(project, clock)  # the first reconcile, one interval after the first sync
 
     keys = stored_keys(project)
     assert "acme/web#210" not in keys and "acme/api#4" in keys
@@ -231,6 +240,8 @@ def test_an_issue_the_store_lacks_is_stored_from_the_list_page(
     seed(sim, clock, "acme/web", 120, done={7})
     project = make_project(tmp_path, database_url, sim)
     cycle(project, clock)
+    clock.tick(HOUR)
+    cycle(project, clock)  # the first reconcile lists every page and keeps their ETags
     with session(project.engine) as db:  # as if a past poll had missed #7
         db.delete(db.get(TrackerIssue, ("github", "acme/web#7")))
         db.commit()
@@ -258,8 +269,8 @@ def test_a_reconcile_of_an_unchanged_repo_costs_no_rate_limit(
     seed(sim, clock, "acme/web", count)
     project = make_project(tmp_path, database_url, sim)
     cycle(project, clock)
-    clock.tick(300)
-    cycle(project, clock)  # the incremental cursor settles on its overlap URL
+    clock.tick(HOUR)
+    cycle(project, clock)  # the first reconcile lists every page and keeps their ETags
     clock.tick(HOUR)
     remaining = sim.rate_remaining("okrsync")  # read after the tick: the hourly window may roll
     sim.clear_log()
@@ -272,7 +283,7 @@ def test_a_reconcile_of_an_unchanged_repo_costs_no_rate_limit(
     assert all(r.status == 304 for r in log), [(r.path, r.query, r.status) for r in log]
     assert sim.rate_remaining("okrsync") == remaining
     assert report.sources[0].not_modified == len(log)
-    assert source_json(project, clock)["last_reconcile"] == "2026-11-20T10:05:00Z"
+    assert source_json(project, clock)["last_reconcile"] == clock().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_only_changed_pages_of_the_list_are_read_again(
@@ -281,6 +292,8 @@ def test_only_changed_pages_of_the_list_are_read_again(
     seed(sim, clock, "acme/web", 250)
     project = make_project(tmp_path, database_url, sim)
     cycle(project, clock)
+    clock.tick(HOUR)
+    cycle(project, clock)  # the first reconcile lists every page and keeps their ETags
     clock.tick(HOUR)
     sim.delete_issue("acme/web", 230)  # on page 3 of the oldest-first list: pages 1 and 2 stay
     sim.clear_log()
