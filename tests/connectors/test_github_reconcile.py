@@ -23,33 +23,15 @@ from okrsync.progress import status_for
 from okrsync.sandbox.github import GitHubSim
 from okrsync.settings import load_settings
 from okrsync.store import SourceState, TrackerIssue, session
-from tests.helpers import FakeClock, Project, write_project
+from tests.helpers import MAPPING, FakeClock, Project, write_project
 
 TOKEN = "ghp_testtoken_0123456789abcdef"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 HOUR = 3600
 LABEL = "kr:ENG-1.1"
 
-LABEL_MAPPING = """
-[cycle]
-id = "2026-Q4"
-start = 2026-10-01
-end = 2026-12-31
-
-[[objective]]
-id = "ENG-1"
-title = "Remove friction from onboarding"
-owner = "bob"
-
-[[objective.key_result]]
-id = "ENG-1.1"
-title = "Ship onboarding"
-owner = "bob"
-kind = "milestones"
-baseline = 0
-target = 100
-unit = "%"
-"""
+# The shared mapping without its milestone link: the KR is fed by `kr:` labels alone.
+LABEL_MAPPING = MAPPING.split("[[objective.key_result.link]]")[0]
 
 
 @pytest.fixture
