@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -55,6 +55,7 @@ class IssueRecord:
     points: float | None = None
     done_at: datetime | None = None
     milestone_keys: tuple[str, ...] = field(default=())
+    node_id: str | None = None  # GitHub's global id: it survives a transfer, the key does not
 
 
 @dataclass
@@ -87,6 +88,14 @@ class KnownIssues(Protocol):
 
     def issue_keys(self, container: str) -> set[str]:
         """Return the keys of every stored issue of a repo or project."""
+        ...
+
+    def node_ids(self, container: str) -> dict[str, str | None]:
+        """Return the node id (None where unknown) of every stored issue of a repo, by key."""
+        ...
+
+    def keys_by_node_id(self, node_ids: Collection[str]) -> dict[str, set[str]]:
+        """Return the stored keys holding each of these node ids (the ones stored at all)."""
         ...
 
 

@@ -15,7 +15,7 @@ from okrsync.okrs import OkrSet
 from okrsync.rollup import KrProgress, MilestoneProgress
 from okrsync.slips import Slip
 
-MAX_OPEN_ISSUES = 50
+MAX_OPEN_ISSUES = 50  # open issues an alert lists (the first by number); `open_count` says how many
 
 
 def day_words(day: date | None) -> str:
@@ -122,6 +122,7 @@ def build_payload(
         "due": m.due.isoformat() if m.due else None,
         "forecast": m.forecast.isoformat() if m.forecast else None,
         "progress": round(m.progress, 4),
+        "open_count": m.open_count,
         "open_issues": [
             {"key": i.key, "title": i.title, "url": i.url, "assignee": i.assignee}
             for i in m.open_issues[:MAX_OPEN_ISSUES]

@@ -8,7 +8,7 @@ are turned into what SQLAlchemy would have stored, once, in plain Python:
 
 - datetimes: naive UTC; on SQLite the same `YYYY-MM-DD HH:MM:SS.ffffff` text SQLAlchemy
   writes, so rows written either way read back and compare alike;
-- JSON columns: `json.dumps` text (psycopg casts it into `json`; SQLite keeps it as text);
+- JSON columns: JSON text (orjson; psycopg casts it into `json`, SQLite keeps it as text);
 - booleans: as they are (sqlite3 stores 1/0).
 
 The cursor belongs to the session's own connection, so these writes commit or roll back
@@ -17,17 +17,15 @@ with everything else of the poll.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
-
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class Bulk:
@@ -46,15 +44,19 @@ class Bulk:
         """Give a timezone-aware datetime as the column stores it (naive UTC; text on SQLite)."""
         if moment is None:
             return None
-        if moment.tzinfo is None:
-            msg = f"naive datetime {moment!r} reached the database; okrsync stores aware UTC only"
-            raise ValueError(msg)
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime(_SQLITE_TIME) if self.sqlite else naive
+        if moment.tzinfo is not UTC:
+            if moment.tzinfo is None:
+                msg = f"naive datetime {moment!r} reached the database; okrsync stores aware UTC only"
+                raise ValueError(msg)
+            moment = moment.astimezone(UTC)
+        naive = moment.replace(tzinfo=None)
+        # SQLAlchemy's SQLite format, `YYYY-MM-DD HH:MM:SS.ffffff` (isoformat is 3x faster than strftime).
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
     @staticmethod
-    def json(value: Any) -> str:
-        return json.dumps(value)
+    def json(value: list[Any]) -> str:
+        """Serialise a JSON column's list (most are empty: labels, KR ids)."""
+        return orjson.dumps(value).decode() if value else "[]"
 
     def marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)

@@ -9,8 +9,8 @@ cycle catches up with nothing missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,15 +19,15 @@ from sqlmodel import Session
 
 from connectors.records import PollRun
 from okrsync import checkins, digest, history, krsignals
-from okrsync.alerts import build_payload, new_event_id
+from okrsync.alerts import MAX_OPEN_ISSUES, build_payload, new_event_id
 from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
 from okrsync.ingest import IssueWriter, StoredIssues, save_milestones
 from okrsync.okrs import OkrSet
-from okrsync.outbox import DispatchReport, NewEvent, dispatch, load_watches, record
-from okrsync.progress import compute
+from okrsync.outbox import DispatchReport, NewEvent, dispatch, known_keys, load_watches, record
+from okrsync.progress import compute, include_pull_requests, open_issues
 from okrsync.rollup import Rollup
-from okrsync.slips import detect
+from okrsync.slips import Slip, detect
 from okrsync.sources import Poller, make_poller
 from okrsync.store import Event, KrValue, SourceState, session
 
@@ -105,6 +105,11 @@ def detect_slips(
 ) -> tuple[list[Event], Rollup]:
     """Roll up, judge every linked milestone of the sources fetched, and record new events.
 
+    The roll-up only counts open issues; the alert of a slip not raised before lists them, so
+    they are loaded for those milestones alone (`with_open_issues`). A slip raised before
+    (the rules fire every cycle while their condition holds) is dropped here, as `record`
+    would drop it, before any payload is built.
+
     The KR steps (history snapshot, kr.stale, kr.confidence_drop, the weekly digest) run on
     the same roll-up, and their rows are committed by `record` with every event, in one
     transaction.
@@ -115,6 +120,12 @@ def detect_slips(
         slips, watches = detect(
             rollup, load_watches(db), today=today, fetched=fetched, all_fetched=all_fetched
         )
+        known = known_keys(db, [slip.dedupe_key for slip in slips])
+        new_slips = with_open_issues(
+            db,
+            [slip for slip in slips if slip.dedupe_key not in known],
+            include_pull_requests=include_pull_requests(settings),
+        )
         events = [
             _event(
                 slip,
@@ -122,7 +133,7 @@ def detect_slips(
                 milestone_key=slip.milestone.key,
                 context=(settings, okrs, rollup, now, today),
             )
-            for slip in slips
+            for slip in new_slips
         ]
         events += detect_kr_events(
             db, settings, okrs, rollup, now=now, today=today, fetched=fetched, all_fetched=all_fetched
@@ -144,6 +155,28 @@ def detect_slips(
             event.payload["text"],
         )
     return created, rollup
+
+
+def with_open_issues(
+    db: Session, slips: list[Slip], *, include_pull_requests: Mapping[str, bool]
+) -> list[Slip]:
+    """Put the first `MAX_OPEN_ISSUES` in-scope open issues on each slip's milestone, for its alert.
+
+    A milestone with nothing open, a missing one and a `kr:` label milestone (whose issues
+    the roll-up already holds) are left as they are.
+    """
+    wanted = {
+        (s.milestone.source, s.milestone.key)
+        for s in slips
+        if s.milestone.open_count and not s.milestone.missing and not s.milestone.implicit
+    }
+    loaded = open_issues(db, wanted, include_pull_requests=include_pull_requests, limit=MAX_OPEN_ISSUES)
+    return [
+        replace(s, milestone=replace(s.milestone, open_issues=issues))
+        if (issues := loaded.get((s.milestone.source, s.milestone.key)))
+        else s
+        for s in slips
+    ]
 
 
 def detect_kr_events(

@@ -60,7 +60,7 @@ def reasons(kr: KrProgress) -> list[str]:
     found = []
     for m in kr.milestones:
         name = f"{m.title} ({m.key})"
-        open_count = len(m.open_issues)
+        open_count = m.open_count
         if m.missing:
             found.append(f"{name} is not in the tracker any more (renamed or deleted?)")
         elif m.overdue and m.due is not None:
@@ -385,7 +385,8 @@ def explain_for(settings: Any, okrs: OkrSet, engine: Any, kr_id: str, *, moment:
     from okrsync.store import session
 
     with session(engine) as db:
-        rollup, gathered = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
+        today = local_day(moment, settings.okrsync.tz)
+        rollup, gathered = compute(db, okrs, settings, today=today, detail={kr_id})
         recent = load_recent(db, rollup, kr_id)
         latest = checkin_store.latest(db).get(kr_id)
     weights = {facts.key: weight for facts, weight in gathered.inputs.milestones.get(kr_id, ())}

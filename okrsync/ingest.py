@@ -8,7 +8,7 @@ every issue. Issues, the bulk of every sync, go through the driver's own `execut
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,7 @@ ISSUE_COLUMNS = (
     "points",
     "done_at",
     "updated_at",
+    "node_id",
 )
 
 
@@ -118,6 +119,7 @@ class IssueWriter:
                     r.points,
                     bulk.time(r.done_at),
                     updated_at,
+                    r.node_id,
                 )
             )
         bulk.upsert(TrackerIssue, ISSUE_COLUMNS, ("source", "key"), rows)
@@ -244,6 +246,27 @@ class StoredIssues:
             )
         )
         return {row[0] for row in rows}
+
+    def node_ids(self, container: str) -> dict[str, str | None]:
+        """Return the node id of every stored issue of a repo, by key (for the GitHub reconcile)."""
+        rows = self.session.execute(
+            select(col(TrackerIssue.key), col(TrackerIssue.node_id)).where(
+                col(TrackerIssue.source) == self.source, col(TrackerIssue.container) == container
+            )
+        )
+        return {key: node_id for key, node_id in rows}
+
+    def keys_by_node_id(self, node_ids: Collection[str]) -> dict[str, set[str]]:
+        """Return the stored keys holding each node id: a transferred issue's old copy is one.
+
+        Asked for every page a poll writes, so it goes through the driver (`ix_issue_node_id`).
+        """
+        bulk = Bulk(self.session)
+        sql = f"SELECT node_id, key FROM issue WHERE source = {bulk.mark} AND node_id IN"
+        found: dict[str, set[str]] = {}
+        for node_id, key in bulk.select_in(sql, (self.source,), sorted(set(node_ids))):
+            found.setdefault(node_id, set()).add(key)
+        return found
 
     def milestone_issue_keys(self, milestone_key: str) -> set[str]:
         rows = self.session.execute(

@@ -93,6 +93,18 @@ def is_first_detection(db: Session) -> bool:
     return db.get(Meta, FIRST_DETECTION) is None
 
 
+def known_keys(db: Session, keys: Sequence[str]) -> set[str]:
+    """Return those of `keys` already stored as an event's `dedupe_key` (raised before)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        known |= {
+            row[0]
+            for row in db.execute(select(col(Event.dedupe_key)).where(col(Event.dedupe_key).in_(chunk)))
+        }
+    return known
+
+
 def record(
     db: Session,
     events: Sequence[NewEvent],
@@ -111,14 +123,7 @@ def record(
     """
     first = is_first_detection(db)
     save_watches(db, watches, now=now)
-    keys = [e.dedupe_key for e in events]
-    known = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        known |= {
-            row[0]
-            for row in db.execute(select(col(Event.dedupe_key)).where(col(Event.dedupe_key).in_(chunk)))
-        }
+    known = known_keys(db, [e.dedupe_key for e in events])
     created = []
     for e in events:
         if e.dedupe_key in known:

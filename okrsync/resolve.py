@@ -6,7 +6,7 @@ A link that names a milestone the tracker does not have is reported with the map
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ def unknown_label_ids(settings: Any, okrs: OkrSet) -> list[str]:
                 okrs,
                 label_prefix=settings.okrsync.label_prefix,
                 include_pull_requests=include_pull_requests(settings),
+                today=datetime.now(UTC).date(),  # any day: only the unknown ids are read
             )
     except SQLAlchemyError:
         return []

@@ -7,12 +7,19 @@ detector all read the same numbers.
 
 Flow: `milestone_progress` (issues → one milestone) → `kr_progress` (milestones or a metric
 value → one KR) → `roll_up` (KRs and child objectives → objectives, for a whole `OkrSet`).
+
+A milestone's numbers depend on its issues only through a few facts per issue (status, pull
+request or not, estimate, done inside the burn-up window or not), so `milestone_progress` works
+on `IssueGroup`s: issues alike in those facts, with a count. The store hands over the groups
+straight from one SQL GROUP BY (an org of 100,000 issues is a few thousand groups, never
+100,000 objects in memory); tests and the `kr:` label milestones hand over `IssueFacts`, which
+are grouped here the same way, so both paths run the same arithmetic in the same order.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +36,7 @@ __all__ = [
     "OFF_TRACK_GAP",
     "Forecast",
     "IssueFacts",
+    "IssueGroup",
     "KrProgress",
     "MilestoneFacts",
     "MilestoneProgress",
@@ -36,8 +44,10 @@ __all__ = [
     "Rollup",
     "RollupInputs",
     "Status",
+    "burn_up_window",
     "expected_progress",
     "forecast",
+    "group_issues",
     "kr_progress",
     "milestone_progress",
     "roll_up",
@@ -83,6 +93,23 @@ class IssueFacts:
 
 
 @dataclass(frozen=True)
+class IssueGroup:
+    """`count` issues of one milestone that the roll-up cannot tell apart.
+
+    They share a status, pull request or not, an estimate (`points`, None when unestimated)
+    and `recent`: done within the burn-up window that ends on the roll-up's `today` (see
+    `burn_up_window`). Only done issues are ever `recent`. The groups are therefore made for
+    one `today`: whoever builds them (the store's GROUP BY, or `group_issues`) is given it.
+    """
+
+    status: IssueStatus
+    is_pull_request: bool
+    points: float | None
+    recent: bool
+    count: int
+
+
+@dataclass(frozen=True)
 class MilestoneFacts:
     """A milestone (GitHub milestone, Jira version, epic or JQL set) with its issues.
 
@@ -90,6 +117,11 @@ class MilestoneFacts:
     `found=False` means the mapping names a milestone the tracker does not have (deleted or
     renamed): it carries no issues and is reported as `missing`. `implicit=True` marks the
     "<KR-ID> direct work" milestone built from issues labelled `kr:<KR-ID>`.
+
+    The numbers come from `groups` when given (the store's aggregate, made for the `today`
+    the milestone is rolled up on); `issues` are then only the issues loaded in detail (the
+    open ones, for `explain` and alerts), and may be none. Without `groups` the numbers come
+    from `issues`, which must then be all of the milestone's issues.
     """
 
     source: str
@@ -101,6 +133,7 @@ class MilestoneFacts:
     url: str | None = None
     found: bool = True
     implicit: bool = False
+    groups: tuple[IssueGroup, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +164,11 @@ class MilestoneProgress:
     (closed as not planned / won't do; pull requests left out by the source are in none of the
     three). `done_weight`/`total_weight` are the same in the KR's weighting. `overdue` is true
     only when the due day has passed *and* in-scope work is still open — the condition that
-    makes a milestone off track and raises `milestone.overdue`. `open_issues` are the in-scope
-    open issues, for alerts and `explain`.
+    makes a milestone off track and raises `milestone.overdue`. `open_count` counts the
+    in-scope open issues; `open_issues` lists them only when they were loaded in detail
+    (`MilestoneFacts.issues`: `explain`'s KR, a slip's alert), else it is empty — read
+    `open_count` for how many there are. `open_count` defaults to 0 only so that a progress
+    built by hand (tests) need not spell it out; `milestone_progress` always sets it.
     """
 
     source: str
@@ -156,6 +192,7 @@ class MilestoneProgress:
     status: Status
     open_issues: tuple[IssueFacts, ...]
     implicit: bool = False
+    open_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +260,19 @@ def expected_progress(cycle: Cycle, today: date) -> float:
     return min(1.0, max(0.0, elapsed / length))
 
 
+def burn_up_window(today: date) -> tuple[date, date]:
+    """Return the first and last day (inclusive, UTC dates) of the burn-up window ending `today`.
+
+    One definition for the pure rules and for the store's SQL, which turns it into UTC
+    instants: a done instant counts when its UTC date falls within these days.
+    """
+    return today - timedelta(days=BURN_UP_WINDOW_DAYS - 1), today
+
+
+def _is_recent(done_at: datetime | None, window: tuple[date, date]) -> bool:
+    return done_at is not None and window[0] <= done_at.astimezone(UTC).date() <= window[1]
+
+
 def forecast(
     remaining: float,
     *,
@@ -238,12 +288,13 @@ def forecast(
     `done` pairs each done issue's `done_at` (None when the tracker gave none: it counts as done
     but says nothing about pace) with its weight.
     """
-    window_start = today - timedelta(days=BURN_UP_WINDOW_DAYS - 1)
-    recent = sum(
-        weight
-        for done_at, weight in done
-        if done_at is not None and window_start <= done_at.astimezone(UTC).date() <= today
-    )
+    window = burn_up_window(today)
+    recent = sum(weight for done_at, weight in done if _is_recent(done_at, window))
+    return _forecast(remaining, recent=recent, today=today)
+
+
+def _forecast(remaining: float, *, recent: float, today: date) -> Forecast:
+    """Forecast from the weight done within the burn-up window: all the pace the rule reads."""
     rate = recent / BURN_UP_WINDOW_DAYS
     if remaining <= _EPS:
         return Forecast(day=None, stalled=False, rate=rate)
@@ -254,8 +305,52 @@ def forecast(
     return Forecast(day=today + timedelta(days=days), stalled=False, rate=rate)
 
 
-def _in_scope(issue: IssueFacts, include_pull_requests: bool) -> bool:
-    return include_pull_requests or not issue.is_pull_request
+def _group_order(group: IssueGroup) -> tuple[str, bool, bool, float, bool]:
+    """Order groups canonically, so sums over them do not depend on where they came from."""
+    points = group.points
+    return (
+        group.status,
+        group.is_pull_request,
+        points is None,
+        0.0 if points is None else points,
+        group.recent,
+    )
+
+
+def group_issues(issues: Iterable[IssueFacts], *, today: date) -> tuple[IssueGroup, ...]:
+    """Group issues as the store's aggregate query does, for the roll-up on `today`."""
+    window = burn_up_window(today)
+    counts = Counter(
+        (i.status, i.is_pull_request, i.points, i.status == "done" and _is_recent(i.done_at, window))
+        for i in issues
+    )
+    groups = (IssueGroup(status, pr, points, recent, n) for (status, pr, points, recent), n in counts.items())
+    return tuple(sorted(groups, key=_group_order))
+
+
+def _median(estimates: Sequence[tuple[float, int]]) -> float:
+    """Return the median of a multiset given as sorted (value, count) pairs, as `statistics.median`.
+
+    An even number of values gives the mean of the middle two, like `statistics.median`, so
+    the grouped roll-up weighs an unestimated issue exactly as the per-issue one did.
+    """
+    n = sum(count for _, count in estimates)
+
+    def nth(index: int) -> float:
+        for value, count in estimates:
+            if index < count:
+                return value
+            index -= count
+        msg = f"median: index {index} past the end of {n} values"
+        raise IndexError(msg)
+
+    if n % 2:
+        return float(nth(n // 2))
+    return (nth(n // 2 - 1) + nth(n // 2)) / 2
+
+
+def _in_scope(pull_request: bool, include_pull_requests: bool) -> bool:
+    return include_pull_requests or not pull_request
 
 
 def milestone_progress(
@@ -276,23 +371,40 @@ def milestone_progress(
     `at_risk`, not `off_track`, because nothing is known to be late — the link is broken, and
     `link.broken` tells the owner so.
     """
-    considered = [i for i in m.issues if _in_scope(i, include_pull_requests)] if m.found else []
-    scoped = [i for i in considered if i.status != "excluded"]
-    excluded = len(considered) - len(scoped)
+    groups = m.groups if m.groups is not None else group_issues(m.issues, today=today)
+    considered = (
+        [g for g in sorted(groups, key=_group_order) if _in_scope(g.is_pull_request, include_pull_requests)]
+        if m.found
+        else []
+    )
+    scoped = [g for g in considered if g.status != "excluded"]
+    excluded = sum(g.count for g in considered) - sum(g.count for g in scoped)
 
     unestimated = 0
+    fallback = 1.0
     if weighting == "points":
-        estimates = [i.points for i in scoped if i.points is not None]
-        fallback = float(statistics.median(estimates)) if estimates else 1.0
-        weights = [fallback if i.points is None else float(i.points) for i in scoped]
-        unestimated = sum(1 for i in scoped if i.points is None)
-    else:
-        weights = [1.0] * len(scoped)
+        estimates = sorted((float(g.points), g.count) for g in scoped if g.points is not None)
+        fallback = _median(estimates) if estimates else 1.0
+        unestimated = sum(g.count for g in scoped if g.points is None)
 
-    done_weight = sum(w for i, w in zip(scoped, weights, strict=True) if i.status == "done")
-    total_weight = sum(weights)
-    done = sum(1 for i in scoped if i.status == "done")
-    open_issues = tuple(i for i in scoped if i.status == "open")
+    def weight(g: IssueGroup) -> float:
+        if weighting != "points":
+            return 1.0
+        return fallback if g.points is None else float(g.points)
+
+    done_groups = [g for g in scoped if g.status == "done"]
+    done_weight = sum(weight(g) * g.count for g in done_groups)
+    total_weight = sum(weight(g) * g.count for g in scoped)
+    done = sum(g.count for g in done_groups)
+    total = sum(g.count for g in scoped)
+    open_count = sum(g.count for g in scoped if g.status == "open")
+    open_issues = (
+        tuple(
+            i for i in m.issues if i.status == "open" and _in_scope(i.is_pull_request, include_pull_requests)
+        )
+        if m.found
+        else ()
+    )
     empty = m.found and not scoped
 
     if not m.found or not scoped:
@@ -302,14 +414,14 @@ def milestone_progress(
         progress = done_weight / total_weight
     else:
         # Every in-scope issue estimated at 0 points: fall back to counting issues.
-        progress = done / len(scoped)
+        progress = done / total
 
-    fc = forecast(
+    fc = _forecast(
         total_weight - done_weight,
-        done=((i.done_at, w) for i, w in zip(scoped, weights, strict=True) if i.status == "done"),
+        recent=sum(weight(g) * g.count for g in done_groups if g.recent),
         today=today,
     )
-    work_open = bool(open_issues)
+    work_open = open_count > 0
     overdue = m.due is not None and today > m.due and work_open
 
     status: Status
@@ -338,7 +450,7 @@ def milestone_progress(
         state=m.state,
         progress=progress,
         done=done,
-        total=len(scoped),
+        total=total,
         excluded=excluded,
         done_weight=done_weight,
         total_weight=total_weight,
@@ -351,6 +463,7 @@ def milestone_progress(
         status=status,
         open_issues=open_issues,
         implicit=m.implicit,
+        open_count=open_count,
     )
 
 

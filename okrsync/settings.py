@@ -150,6 +150,8 @@ class GitHubSource(SourceBase):
     """Items per list page (GitHub allows at most 100)."""
     concurrency: int = Field(default=2, ge=1, le=4)
     """Repos fetched at once (1 = serial); GitHub asks for few concurrent requests."""
+    deleted_check_interval: int = Field(default=3600, ge=0)
+    """Seconds between two full listings of a repo's issues that find deleted and moved ones."""
 
     _base_url = field_validator("base_url")(_http_url)
 

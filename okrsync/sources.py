@@ -63,6 +63,7 @@ def _github(source: Any, okrs: OkrSet) -> Poller:
         overlap=timedelta(seconds=source.overlap_seconds),
         per_page=source.per_page,
         concurrency=source.concurrency,
+        deleted_check_interval=timedelta(seconds=source.deleted_check_interval),
     )
 
 

@@ -31,6 +31,20 @@ def _time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Where each kind of source keeps the time its store was last checked against the tracker's
+# full list (deleted, moved and missed issues settled): a GitHub source the oldest of its
+# repos' reconciles, a Jira source its last deleted-issue search.
+RECONCILE_CURSOR_KEY = {"github": "reconciled_at", "jira": "deleted_checked_at"}
+
+
+def last_reconcile(state: SourceState) -> str | None:
+    """Return when the source was last fully reconciled (SPEC §4 `sources[].last_reconcile`)."""
+    value = (state.cursor or {}).get(RECONCILE_CURSOR_KEY.get(state.kind, ""))
+    if not isinstance(value, str) or not value:
+        return None
+    return _time(datetime.fromisoformat(value))
+
+
 def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
     """Describe a milestone as SPEC §4 does (plus okrsync's extra fields)."""
     return {
@@ -121,6 +135,7 @@ def status_document(
                 "name": s.name,
                 "kind": s.kind,
                 "last_success": _time(s.last_success),
+                "last_reconcile": last_reconcile(s),
                 "last_attempt": _time(s.last_attempt),
                 "last_error": s.last_error,
             }
@@ -179,11 +194,11 @@ def render(document: dict[str, Any]) -> RenderableType:
             _add_objective(tree, objective, objectives, seen=set())
         parts.append(tree)
     table = Table(title="Sources", title_justify="left", show_edge=False)
-    for column in ("source", "last success", "last error"):
+    for column in ("source", "last success", "last reconcile", "last error"):
         table.add_column(column)
     for s in document["sources"]:
         error = Text(s["last_error"] or "—", style="red" if s["last_error"] else "dim")
-        table.add_row(s["name"], s["last_success"] or "never", error)
+        table.add_row(s["name"], s["last_success"] or "never", s.get("last_reconcile") or "never", error)
     parts.append(table)
     if document.get("unknown_kr_ids"):
         lines = [f"kr:{kr_id} on {', '.join(where)}" for kr_id, where in document["unknown_kr_ids"].items()]

@@ -2,17 +2,26 @@
 
 How one poll of a repo works (SPEC §6):
 
-1. Issues: `GET /repos/{repo}/issues?state=all&sort=updated&direction=desc&since=…`.
-   The first page is a conditional request with the ETag stored for that exact URL. Sorted by
-   `updated` newest first, any change lands on page 1, so a 304 there means nothing changed
-   and costs no rate limit. `since` is the high-water mark of the `updated_at` values seen
-   (the server's clock, so no skew), minus an overlap, so two issues updated in the same
-   second at the boundary are both seen; repeats are de-duplicated by key downstream.
+1. Issues: `GET /repos/{repo}/issues?state=all&sort=updated&direction=desc`. The first page
+   is a conditional request with the ETag stored for that exact URL. Sorted by `updated`
+   newest first, any change lands on page 1, so a 304 there means nothing changed and costs
+   no rate limit. The URL is pinned (no `since` after a first sync) so the ETag stays valid
+   after a change too; paging stops at the first page reaching below the high-water mark of
+   the `updated_at` values seen (the server's clock, so no skew) minus an overlap, so two
+   issues updated in the same second at the boundary are both seen; repeats are
+   de-duplicated by key downstream. A burst that needs more than a page moves the pinned
+   `since` up to that mark, keeping later answers short.
 2. Milestones: `GET /repos/{repo}/milestones?state=all`, also conditional.
 3. Deleted issues never show up in an `updated since` list. A deletion does change its
    milestone's `open_issues`/`closed_issues` counts, so when those disagree with what the
    store holds, the milestone's issues are listed in full and each stored issue missing from
    that list is fetched: 404 or 410 removes it, a 301 (PyGithub follows it) is a transfer.
+4. Issues in no milestone change no counts, and a deletion during a first sync's paging can
+   hide an older issue for good; so at most once per `deleted_check_interval` (and at the end
+   of a repo's first sync) the repo's whole list is diffed against the store, with
+   conditional pages that cost nothing when nothing changed (`connectors/github/reconcile.py`).
+5. A transfer leaves one copy: an issue whose node id is stored under another key replaces
+   that old copy in the same batch (`drop_moved`).
 
 The cursor and ETags a poll produces are handed back to the engine, which stores them in
 the same transaction as the data (`PollRun.cursor`), so they never run ahead of the data.
@@ -21,6 +30,7 @@ the same transaction as the data (`PollRun.cursor`), so they never run ahead of 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -33,6 +43,7 @@ from github import Github, GithubException
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.prefetch import Prefetcher, RepoDone, RepoItem
+from connectors.github.reconcile import Reconciler, drop_moved, oldest_reconcile
 from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
 from connectors.net import network_problem
 from connectors.records import Batch, IssueRecord, KnownIssues, MilestoneRecord, PollRun
@@ -62,12 +73,14 @@ class GitHubPoller:
         per_page: int = 100,
         html_base: str | None = None,
         concurrency: int = 1,
+        deleted_check_interval: timedelta = timedelta(hours=1),
     ) -> None:
         self.name = name
         self.github = github
         self.requester = github.requester
         self.repos = sorted(set(repos))
         self.overlap = overlap
+        self.deleted_check_interval = deleted_check_interval
         self.per_page = per_page
         self.html_base = html_base or html_base_for(github.requester.base_url)
         self.concurrency = max(1, concurrency)
@@ -84,10 +97,19 @@ class GitHubPoller:
     def _poll_repos(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
         """Poll every repo in order; with `concurrency` > 1 the next repos are fetched meanwhile.
 
-        Each repo's requests (its issue pages and its milestone list) are a `RepoFetch`; the
+        Each repo's requests (its issue pages and its milestone list) are a `fetch_repo`; the
         store is written here, on the caller's thread, in repo order, so the data and the
-        cursor are committed exactly as a serial poll would.
+        cursor are committed exactly as a serial poll would. What needs the store (the count
+        check, the reconcile of step 4, `drop_moved` of step 5) runs here too.
         """
+        reconciler = Reconciler(
+            self.name,
+            run=run,
+            get=functools.partial(self._request, run),
+            fetch_issue=functools.partial(self._fetch_issue, run),
+            interval=self.deleted_check_interval,
+            per_page=self.per_page,
+        )
         states = run.cursor["repos"]
         ahead = (
             Prefetcher(self, [(repo, states.setdefault(repo, {})) for repo in self.repos], now=now)
@@ -105,11 +127,19 @@ class GitHubPoller:
                         state.update(item.state)
                         run.add(item.stats)
                     elif item.milestones is None:
-                        yield Batch(issues=item.issues)
+                        yield drop_moved(Batch(issues=item.issues), known, source=self.name)
                     else:
-                        yield from self._settle_milestones(
+                        for batch in self._settle_milestones(
                             run, repo, item.milestones, known, listed_all=listed_all
-                        )
+                        ):
+                            yield drop_moved(batch, known, source=self.name)
+                if listed_all:
+                    # A first sync just read every issue: the reconcile's clock starts here
+                    # (README, "How okrsync reads GitHub"), instead of listing the repo twice.
+                    state.setdefault("reconciled_at", _utc_text(now))
+                for batch in reconciler.reconcile(repo, state, known, now=now):
+                    yield drop_moved(batch, known, source=self.name)
+            run.cursor["reconciled_at"] = oldest_reconcile(states, self.repos)
         finally:
             if ahead is not None:
                 ahead.close()

@@ -81,6 +81,7 @@ def issue_record(raw: dict[str, Any], repo: str) -> IssueRecord:
         points=points_from_labels(labels) if labels else None,
         done_at=parse_time(raw.get("closed_at")) if status == "done" else None,
         milestone_keys=(milestone_key(repo, int(milestone["number"])),) if milestone else (),
+        node_id=raw.get("node_id") or None,
     )
 
 

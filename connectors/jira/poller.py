@@ -49,6 +49,7 @@ from typing import Any
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
+from connectors.ahead import read_ahead
 from connectors.jira.client import Caller, is_cloud, make_jira, seed_field_cache, site_fields
 from connectors.jira.records import (
     JQL_CONTAINER,
@@ -325,9 +326,12 @@ class JiraPoller:
         # By key, not by `updated`: an issue edited while we page would jump to the end of an
         # `updated` order and shift the others under the offset; a key never moves.
         jql = " OR ".join(clauses) + " ORDER BY key ASC"
-        for page in self._search(
+        # The next page is read while this one is classified and stored (connectors/ahead.py);
+        # nothing else uses the client until the search is over.
+        pages = self._search(
             "searching updated issues", jql, self._site.search_fields(), page_size=self.page_size
-        ):
+        )
+        for page in read_ahead(pages, name=f"okrsync-{self.name}-search"):
             yield self._batch(poll, page)
 
     def _jql_stragglers(self, poll: _Poll) -> Iterator[Batch]:

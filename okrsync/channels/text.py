@@ -136,7 +136,8 @@ class AlertText:
     facts: list[Fact] = field(default_factory=list)
     issues: list[IssueLine] = field(default_factory=list)
     open_issues: int = 0
-    """How many open issues the payload lists; more than `issues` shows when cut."""
+    """How many open issues the milestone has (`open_count`, else as many as the payload lists);
+    more than `issues` shows when cut."""
 
     @property
     def more_issues(self) -> int:
@@ -237,7 +238,20 @@ def describe(alert: Alert) -> AlertText:
         for i in listed[:MAX_ISSUES]
     ]
     summary = _text(payload.get("text"), 1000) or title
-    return AlertText(title=title, summary=summary, facts=facts, issues=issues, open_issues=len(listed))
+    return AlertText(
+        title=title, summary=summary, facts=facts, issues=issues, open_issues=_open_count(milestone, listed)
+    )
+
+
+def _open_count(milestone: Mapping[str, Any], listed: list[Mapping[str, Any]]) -> int:
+    """Count the open issues: the payload lists at most `alerts.MAX_OPEN_ISSUES`, `open_count` all.
+
+    A payload stored before `open_count` existed (or a malformed one) falls back to the list.
+    """
+    count = milestone.get("open_count")
+    if isinstance(count, int) and not isinstance(count, bool) and count >= len(listed):
+        return count
+    return len(listed)
 
 
 def alert_title(alert: Alert) -> str:

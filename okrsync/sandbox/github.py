@@ -178,6 +178,25 @@ class Repo:
 
 
 @dataclass
+class Hook:
+    """Something to do to the org just before a matching request is answered (`GitHubSim.before`).
+
+    `path` is a substring of the request path; `params` must all match the query (so
+    `{"page": "2"}` picks page 2 of a list); `times` is how many requests it fires for.
+    """
+
+    action: Callable[[], object]
+    path: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    times: int | None = 1
+
+    def matches(self, request: Request) -> bool:
+        if self.path not in request.path:
+            return False
+        return all(request.param(name) == value for name, value in self.params.items())
+
+
+@dataclass
 class _Bucket:
     """One client's rate-limit window for one resource (core or search)."""
 
@@ -250,6 +269,7 @@ class GitHubSim(SimServer):
         self._user_json: dict[str, bytes] = {}
         self._request_ids = itertools.count(1)
         self._api = ""
+        self.hooks: list[Hook] = []
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -558,6 +578,32 @@ class GitHubSim(SimServer):
                     self._touch(issue, now)
             home.version += 1
 
+    def before(
+        self,
+        action: Callable[[], object],
+        *,
+        path: str = "",
+        params: dict[str, str] | None = None,
+        times: int | None = 1,
+    ) -> Hook:
+        """Run `action` (e.g. delete or transfer an issue) just before answering a matching GET.
+
+        This is how a test makes the org change *during* a paged walk: a hook on page 2 of a
+        list deletes an issue that page 1 already showed, and page 2 is served shifted.
+        """
+        hook = Hook(action, path=path, params=dict(params or {}), times=times)
+        with self.lock:
+            self.hooks.append(hook)
+        return hook
+
+    def _run_hooks(self, request: Request) -> None:
+        for hook in [h for h in self.hooks if h.matches(request)]:
+            if hook.times is not None:
+                hook.times -= 1
+                if hook.times <= 0:
+                    self.hooks.remove(hook)
+            hook.action()
+
     def rate_remaining(self, client: str, resource: str = "core") -> int:
         """Return how many requests `client` has left in the current window."""
         with self.lock:
@@ -710,6 +756,8 @@ class GitHubSim(SimServer):
             )
         if request.method == "POST" and request.client.startswith("app-"):
             return self._installation_token(request)
+        if request.method == "GET":
+            self._run_hooks(request)
         response = self._endpoint(request) if request.method == "GET" else _not_found()
         if response.status == 200:
             payload = response.encode()

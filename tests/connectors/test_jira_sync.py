@@ -280,6 +280,8 @@ def test_a_deleted_issue_and_epic_are_removed_by_the_hourly_check_not_before(
     with session(project.engine) as db:
         cursor = db.get(SourceState, "jira").cursor
     assert cursor["deleted_checked_at"] == clock().isoformat()
+    document = status_for(project.settings, project.okrs, project.engine, moment=clock(), cycle=None)
+    assert document["sources"][0]["last_reconcile"] == clock().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_first_sync_lists_no_keys_for_the_deleted_check_and_starts_its_clock(

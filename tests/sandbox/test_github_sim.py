@@ -282,6 +282,37 @@ def test_transferred_issue_answers_301_to_its_new_address(sim: GitHubSim, http: 
     assert http.get("/repos/acme/web/issues", params={"state": "all"}).json() == []
 
 
+def test_a_transferred_issue_keeps_its_node_id(sim: GitHubSim, http: httpx.Client) -> None:
+    sim.add_repo("acme/web")
+    sim.add_repo("acme/api")
+    old = sim.add_issue("acme/web", "moving")
+    before = http.get(f"/repos/acme/web/issues/{old}").json()
+
+    new = sim.transfer_issue("acme/web", old, "acme/api")
+    after = http.get(f"/repos/acme/api/issues/{new}").json()
+
+    assert after["node_id"] == before["node_id"]
+    assert after["repository_url"] != before["repository_url"]
+
+
+def test_a_hook_changes_the_org_just_before_the_page_it_matches(sim: GitHubSim, http: httpx.Client) -> None:
+    sim.add_repo("acme/web")
+    for index in range(4):
+        sim.add_issue("acme/web", f"Task {index}")
+    sim.before(lambda: sim.delete_issue("acme/web", 1), path="/issues", params={"page": "2"})
+    query = {"state": "all", "sort": "created", "direction": "asc", "per_page": "2"}
+
+    first = [i["number"] for i in http.get("/repos/acme/web/issues", params=query).json()]
+    second = [i["number"] for i in http.get("/repos/acme/web/issues", params={**query, "page": "2"}).json()]
+    again = [i["number"] for i in http.get("/repos/acme/web/issues", params={**query, "page": "2"}).json()]
+
+    assert first == [1, 2]
+    assert second == [4]  # #1 went just before page 2 was served: #3 shifted onto page 1
+    assert again == [4]  # a hook fires once unless told otherwise
+    assert http.get("/repos/acme/web/issues/1").status_code == 410
+    assert sim.hooks == []
+
+
 def test_milestone_counts_follow_every_change_and_include_pull_requests(
     sim: GitHubSim, clock: FakeClock, http: httpx.Client
 ) -> None:
