@@ -12,8 +12,8 @@ What makes the figures trustworthy, and why each choice was made:
   which the kernel keeps exactly. Peak RSS is `VmHWM` sampled from /proc while the child
   runs: `ru_maxrss` cannot be used, because Linux carries the high-water mark across `execve`,
   so a child of this process would report the simulator's memory. The CPU this process (the
-  simulator) spent meanwhile is kept too (`server_cpu`); PostgreSQL's own backend CPU is in
-  neither figure.
+  simulator) spent meanwhile is kept too (`server_cpu`), and on PostgreSQL the CPU of the
+  server's processes (`postgres_cpu`), which a sync's own CPU leaves out.
 - The first sync is repeated: each round runs the bare client (and any further baseline,
   such as GitHub's bare client on okrsync's own transport), then okrsync on a fresh empty
   database (SQLite: a new file; PostgreSQL: a new schema through `search_path`, as
@@ -81,6 +81,7 @@ class ChildRun:
     server_cpu: float  # this process's CPU meanwhile: the simulator answering the child
     code: int
     output: str
+    postgres_cpu: float | None = None  # PostgreSQL's processes meanwhile, when asked for
 
 
 def _hwm_kb(pid: int) -> int:
@@ -94,36 +95,100 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
+def _postgres_cpu(pid: int) -> float | None:
+    """Return a PostgreSQL process's CPU seconds so far (user + sys), or None for any other."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    if not stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (proc(5))
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class _PostgresCpu:
+    """Add up the CPU PostgreSQL's processes spend while a child runs, from /proc.
+
+    A child's own CPU (wait4) leaves out the server's half of its work: parsing, planning and
+    running its statements in a backend. A backend started during the run counts from zero;
+    one that exits counts up to its last sample. Every postgres process on the machine is
+    counted, so other work on the same server shows up too: on a quiet machine it is the
+    child's (this needs the server on this machine; elsewhere the figure is 0).
+    """
+
+    def __init__(self) -> None:
+        self._others: set[int] = set()
+        self.start = self._read()
+        self.last = dict(self.start)
+
+    def sample(self) -> None:
+        self.last.update(self._read())
+
+    @property
+    def used(self) -> float:
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items())
+
+    def _read(self) -> dict[int, float]:
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) in self._others:
+                continue
+            cpu = _postgres_cpu(int(entry.name))
+            if cpu is None:
+                self._others.add(int(entry.name))
+            else:
+                found[int(entry.name)] = cpu
+        return found
+
+
 class _PeakSampler(threading.Thread):
     """Sample a child's VmHWM until stopped; the mark only rises, so the last read is the peak.
 
-    Only the final HWM_SAMPLE_SECONDS before exit can escape it.
+    Only the final HWM_SAMPLE_SECONDS before exit can escape it. With `postgres`, it also
+    samples the server's processes, ten times less often (listing /proc costs more).
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, postgres: _PostgresCpu | None) -> None:
         super().__init__(daemon=True, name=f"vmhwm-{pid}")
         self.pid = pid
         self.peak_kb = 0
+        self.postgres = postgres
         self.done = threading.Event()
 
     def run(self) -> None:
+        tick = 0
         while not self.done.is_set():
             self.peak_kb = max(self.peak_kb, _hwm_kb(self.pid))
+            if self.postgres is not None and tick % 10 == 0:
+                self.postgres.sample()
+            tick += 1
             self.done.wait(HWM_SAMPLE_SECONDS)
 
 
-def run_child(command: Sequence[str], *, env: dict[str, str] | None = None) -> ChildRun:
-    """Run `command` to its end and measure it; the main thread blocks in wait4, so wall is exact."""
+def run_child(
+    command: Sequence[str], *, env: dict[str, str] | None = None, postgres: bool = False
+) -> ChildRun:
+    """Run `command` to its end and measure it; the main thread blocks in wait4, so wall is exact.
+
+    With `postgres`, the CPU PostgreSQL's processes spend meanwhile is measured too.
+    """
+    server = _PostgresCpu() if postgres else None
     own_before = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryFile(mode="w+") as output, open(os.devnull, "rb") as stdin:
         started = time.perf_counter()
         child = subprocess.Popen(list(command), env=env, stdin=stdin, stdout=output, stderr=subprocess.STDOUT)
-        sampler = _PeakSampler(child.pid)
+        sampler = _PeakSampler(child.pid, postgres=server)
         sampler.start()
         _pid, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         sampler.done.set()
         sampler.join()
+        if server is not None:
+            server.sample()
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         own_after = resource.getrusage(resource.RUSAGE_SELF)
         output.seek(0)
@@ -138,12 +203,15 @@ def run_child(command: Sequence[str], *, env: dict[str, str] | None = None) -> C
         server_cpu=server_cpu,
         code=child.returncode,
         output=text,
+        postgres_cpu=server.used if server is not None else None,
     )
 
 
-def run_checked(command: Sequence[str], *, env: dict[str, str] | None = None, what: str) -> ChildRun:
+def run_checked(
+    command: Sequence[str], *, env: dict[str, str] | None = None, what: str, postgres: bool = False
+) -> ChildRun:
     """Run a child that must succeed: a failed run would be timed as a fast one."""
-    run = run_child(command, env=env)
+    run = run_child(command, env=env, postgres=postgres)
     if run.code != 0:
         msg = f"{what} exited with {run.code}:\n{run.output[-4000:]}"
         raise SystemExit(msg)
@@ -328,12 +396,15 @@ def compare_requests(bare: list[Any], okrsync: list[Any]) -> dict[str, Any]:
 
 
 def _timed(run: ChildRun) -> dict[str, float]:
-    return {
+    found = {
         "wall": round(run.wall, 3),
         "cpu": round(run.cpu, 3),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
         "server_cpu": round(run.server_cpu, 3),
     }
+    if run.postgres_cpu is not None:
+        found["postgres_cpu"] = round(run.postgres_cpu, 3)
+    return found
 
 
 # --- the measurements ----------------------------------------------------------------------
@@ -360,8 +431,13 @@ class Round:
             "sys": spread(r.sys for r in self.runs),
             "peak_rss_mb": spread((r.peak_rss_mb for r in self.runs), digits=1),
             "server_cpu": spread(r.server_cpu for r in self.runs),
+            **({"postgres_cpu": spread(pg)} if (pg := self._postgres()) else {}),
             "requests": self.requests[-1] if self.requests else 0,
         }
+
+    def _postgres(self) -> list[float]:
+        found = [r.postgres_cpu for r in self.runs if r.postgres_cpu is not None]
+        return found if len(found) == len(self.runs) else []
 
 
 def first_sync_rounds(
@@ -383,7 +459,10 @@ def first_sync_rounds(
             logs = {n: runs[engine][n].add(*_logged(scenario, c, what=n)) for n, c in contenders.items()}
             url = databases.fresh(engine)
             command = sync_command(write_config(scenario, url))
-            mine = runs[engine]["okrsync"].add(*_logged(scenario, command, what=f"okrsync sync on {engine}"))
+            what = f"okrsync sync on {engine}"
+            mine = runs[engine]["okrsync"].add(
+                *_logged(scenario, command, what=what, postgres=engine == "postgresql")
+            )
             for name, log in logs.items():
                 checks[engine][name].append(compare_requests(log, mine))
             if number == rounds:
@@ -420,10 +499,12 @@ def _first_sync_figures(
     return figures
 
 
-def _logged(scenario: Scenario, command: Sequence[str], *, what: str) -> tuple[ChildRun, list[Any]]:
+def _logged(
+    scenario: Scenario, command: Sequence[str], *, what: str, postgres: bool = False
+) -> tuple[ChildRun, list[Any]]:
     """Run a child that must succeed; return its measurement and the requests it made."""
     scenario.sim.clear_log()
-    run = run_checked(command, env=child_env(scenario.clock[0]), what=what)
+    run = run_checked(command, env=child_env(scenario.clock[0]), what=what, postgres=postgres)
     return run, scenario.sim.log()
 
 
@@ -434,7 +515,8 @@ def measured_poll(scenario: Scenario, url: str, *, now: datetime, engine: str) -
     config = write_config(scenario, url)
     before = scenario.points()
     sim.clear_log()
-    run = run_checked(sync_command(config), env=child_env(now), what=f"okrsync poll on {engine}")
+    what = f"okrsync poll on {engine}"
+    run = run_checked(sync_command(config), env=child_env(now), what=what, postgres=engine == "postgresql")
     log = sim.log()
     after = scenario.points()
     figures: dict[str, Any] = {
@@ -777,8 +859,8 @@ def markdown(figures: dict[str, Any]) -> str:
         "### Full first sync against the bare client (target: wall ≤ 1.25 × bare; peak RSS < 300 MB)",
         "",
         "| issues | engine | bare wall s | okrsync wall s | wall ratio | bare CPU s | okrsync CPU s "
-        "| CPU ratio | okrsync peak RSS MB | requests | same requests |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU ratio | PostgreSQL CPU s | okrsync peak RSS MB | requests | same requests |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size in figures["sizes"]:
         for engine, e in size["engines"].items():
@@ -786,7 +868,8 @@ def markdown(figures: dict[str, Any]) -> str:
             b, o = f["bare"], f["okrsync"]
             lines.append(
                 f"| {size['issues']:,} | {engine} | {_s(b['wall'])} | {_s(o['wall'])} | {_x(f['ratio_wall'])} "
-                f"| {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} | {_s(o['peak_rss_mb'], 0)} "
+                f"| {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} "
+                f"| {_s(o['postgres_cpu']) if 'postgres_cpu' in o else '—'} | {_s(o['peak_rss_mb'], 0)} "
                 f"| {o['requests']:,} | {'yes' if f['same_requests'] else 'NO'} |"
             )
     lines += _baselines_table(figures)
