@@ -1,45 +1,46 @@
-"""Scenario L of SPEC §8, Jira part: 50,000 issues in 10 projects with 200 versions.
+"""Scenario L of SPEC §8, Jira Cloud part: okrsync against the bare `jira` client, on growing sites.
 
-    .venv/bin/python benchmarks/scenario_l_jira.py [--projects 10] [--issues 5000] [--json out.json]
+    .venv/bin/python benchmarks/scenario_l_jira.py [--sizes 50000,100000] [--rounds 3]
+        [--engines sqlite,postgresql] [--json out.json] [--markdown] [--profile]
 
-Figures: full first sync against the `jira` client paging `/search/jql` page by page as raw
-JSON with the same fields; the requests of a poll with nothing changed (target: 1 search +
-1 versions call per project) and with 1 % changed; the sync process's peak RSS.
+Each size is a site of `--projects` projects (issues per project = size / projects) with
+`--versions` fix versions each and a KR for every two versions, seeded once into the
+simulator in this process. What is measured, and how, is told in harness.py; the bare client
+is bare_jira.py, and its requests are spelled here from okrsync's own Jira connector.
+`--from-json out.json --markdown` re-renders saved figures without measuring.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from jira import JIRA
-from measure import run_measured  # noqa: E402 - benchmarks/ is the script's folder
+import harness  # benchmarks/ is the script's folder, so first on sys.path
 
-from connectors.jira.records import BASE_FIELDS
+from connectors.jira.poller import quote_jql
+from connectors.jira.records import SiteFields
 from okrsync.sandbox.jira import JiraSim
 
 EMAIL, TOKEN = "bench@acme.test", "bench-token"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-VERSIONS_PER_PROJECT = 20
+PAGE_SIZE = 100  # JiraPoller's page_size
+KEY_PAGE_SIZE = 5000  # JiraPoller._deleted on Cloud: key-only pages may be this large
 
 
-def seed(jira: JiraSim, clock: list[datetime], *, projects: int, issues: int) -> list[str]:
+def seed(jira: JiraSim, clock: list[datetime], *, projects: int, issues: int, versions: int) -> list[str]:
     """Create the site, updates spread over 90 days; return the version links ("P0/v3")."""
-    versions = []
+    links = []
     step = timedelta(days=90) / max(1, projects * issues)
     for p in range(projects):
         key = f"P{p}"
         jira.add_project(key)
-        for v in range(VERSIONS_PER_PROJECT):
+        for v in range(versions):
             jira.add_version(key, f"v{v}", release_date=(NOW + timedelta(days=v * 5 - 30)).date())
-            versions.append(f"{key}/v{v}")
+            links.append(f"{key}/v{v}")
         for i in range(issues):
             clock[0] = NOW - timedelta(days=90) + step * (p * issues + i)
             done = i % 3 == 0
@@ -48,111 +49,99 @@ def seed(jira: JiraSim, clock: list[datetime], *, projects: int, issues: int) ->
                 f"Issue {i}",
                 status="Done" if done else "To Do",
                 resolution="Done" if done else None,
-                fix_versions=[f"v{i % VERSIONS_PER_PROJECT}"],
+                fix_versions=[f"v{i % versions}"],
                 assignee="dev",
                 story_points=float(i % 5 + 1),
             )
     clock[0] = NOW
-    return versions
+    return links
 
 
-def bare_client(url: str, projects: list[str]) -> float:
-    """Page every project's issues with `enhanced_search_issues` as raw JSON, plus versions."""
-    client = JIRA(server=url, basic_auth=(EMAIL, TOKEN), max_retries=0, timeout=30)
-    client.fields()  # the client's field cache, as the connector fills it
-    started = time.perf_counter()
-    for key in projects:
-        client.project_versions(key)
-        token = None
-        while True:
-            page = client.enhanced_search_issues(
-                f"project = {key} ORDER BY key",
-                nextPageToken=token,
-                maxResults=100,
-                fields=[*BASE_FIELDS, "customfield_10016"],
-                json_result=True,
+def write_mappings(folder: Path, versions: list[str]) -> int:
+    """Write an objective per 6 versions and a KR per 2; return the number of KRs."""
+    lines = ['[cycle]\nid = "2026-Q4"\nstart = 2026-10-01\nend = 2026-12-31\n']
+    krs = 0
+    for index, version in enumerate(versions):
+        if index % 6 == 0:
+            lines.append(f'[[objective]]\nid = "O-{index}"\ntitle = "Objective {index}"\nowner = "lead"\n')
+        if index % 2 == 0:
+            krs += 1
+            lines.append(
+                f'[[objective.key_result]]\nid = "KR-{index}"\ntitle = "KR {index}"\nowner = "owner"\n'
+                'kind = "milestones"\nbaseline = 0\ntarget = 100\nunit = "%"\n'
             )
-            token = page.get("nextPageToken")
-            if page.get("isLast", True) or not token:
-                break
-    return time.perf_counter() - started
+        lines.append(f'[[objective.key_result.link]]\nsource = "jira"\nversion = "{version}"\n')
+    (folder / "mappings").mkdir()
+    (folder / "mappings" / "bench.toml").write_text("\n".join(lines))
+    return krs
 
 
-def run_sync(config: Path, now: datetime) -> tuple[float, float]:
-    env = {**os.environ, "OKRSYNC_NOW": now.isoformat()}
-    wall, peak, code, output = run_measured(
-        [sys.executable, "-m", "okrsync.cli", "--config", str(config), "sync"], env=env
-    )
-    if code not in (0, 1):
-        raise SystemExit(f"sync failed:\n{output}")
-    return wall, peak
+def bare_job(jira: JiraSim, projects: list[str]) -> dict[str, object]:
+    """Spell the first sync's requests as okrsync's JiraPoller makes them (a fresh cursor)."""
+    return {
+        "url": jira.url,
+        "email": EMAIL,
+        "token": TOKEN,
+        "projects": projects,
+        # JiraPoller._changed_issues with every project fresh: one search, by key.
+        "search_jql": f"project in ({', '.join(quote_jql(p) for p in projects)}) ORDER BY key ASC",
+        "search_fields": SiteFields(story_points=jira.story_points_field).search_fields(),
+        "page_size": PAGE_SIZE,
+        # JiraPoller._deleted runs on a first sync but skips the key-only listing of a project
+        # read in full (`read_in_full`), so none is made; were one made, it would be
+        # f"project = {quote_jql(p)}" in pages of KEY_PAGE_SIZE.
+        "key_searches": [],
+        "key_page_size": KEY_PAGE_SIZE,
+    }
+
+
+def change_issues(jira: JiraSim, projects: int, count: int) -> None:
+    """Edit `count` issues spread over every project (the 1 % poll)."""
+    for index in range(count):
+        jira.update_issue(f"P{index % projects}-{index // projects + 1}", summary=f"Changed {index}")
+
+
+def builder(args: argparse.Namespace) -> harness.Build:
+    def build(size: int, folder: Path) -> harness.Scenario:
+        per_project = max(1, size // args.projects)
+        clock = [NOW]
+        jira = JiraSim("cloud", clock=lambda: clock[0])
+        started = time.perf_counter()
+        versions = seed(jira, clock, projects=args.projects, issues=per_project, versions=args.versions)
+        jira.start()
+        seeded = round(time.perf_counter() - started, 2)
+        projects = [f"P{p}" for p in range(args.projects)]
+        krs = write_mappings(folder, versions)
+        job = folder / "bare-job.json"
+        job.write_text(json.dumps(bare_job(jira, projects)))
+        return harness.Scenario(
+            source="jira",
+            issues=args.projects * per_project,
+            sim=jira,
+            clock=clock,
+            folder=folder,
+            source_toml=(
+                f'[sources.jira]\nkind = "jira"\nurl = "{jira.url}"\nemail = "{EMAIL}"\n'
+                f'token = "{TOKEN}"\nprojects = {json.dumps(projects)}\n'
+            ),
+            bare_command=[sys.executable, str(harness.BENCH_DIR / "bare_jira.py"), str(job)],
+            change=lambda count: change_issues(jira, args.projects, count),
+            seed_seconds=seeded,
+            facts={"projects": args.projects, "versions": len(versions), "krs": krs},
+        )
+
+    return build
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    harness.add_arguments(parser, sizes="50000,100000")
     parser.add_argument("--projects", type=int, default=10)
-    parser.add_argument("--issues", type=int, default=5000, help="per project")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--versions", type=int, default=20, help="fix versions per project")
     args = parser.parse_args()
-
-    clock = [NOW]
-    jira = JiraSim("cloud", clock=lambda: clock[0])
-    figures: dict[str, Any] = {"projects": args.projects, "issues": args.projects * args.issues}
-    versions = seed(jira, clock, projects=args.projects, issues=args.issues)
-    jira.start()
-    projects = [f"P{p}" for p in range(args.projects)]
-    with tempfile.TemporaryDirectory(prefix="okrsync-bench-jira-") as temp:
-        folder = Path(temp)
-        (folder / "mappings").mkdir()
-        lines = ['[cycle]\nid = "2026-Q4"\nstart = 2026-10-01\nend = 2026-12-31\n']
-        for index, version in enumerate(versions):
-            if index % 6 == 0:
-                lines.append(
-                    f'[[objective]]\nid = "O-{index}"\ntitle = "Objective {index}"\nowner = "lead"\n'
-                )
-            if index % 2 == 0:
-                lines.append(
-                    f'[[objective.key_result]]\nid = "KR-{index}"\ntitle = "KR {index}"\nowner = "owner"\n'
-                    'kind = "milestones"\nbaseline = 0\ntarget = 100\nunit = "%"\n'
-                )
-            lines.append(f'[[objective.key_result.link]]\nsource = "jira"\nversion = "{version}"\n')
-        (folder / "mappings" / "bench.toml").write_text("\n".join(lines))
-        config = folder / "config.toml"
-        config.write_text(
-            f'[okrsync]\ndatabase_url = "sqlite:///{folder / "bench.db"}"\nmappings = "mappings"\n'
-            f'timezone = "Europe/Berlin"\n\n[sources.jira]\nkind = "jira"\nurl = "{jira.url}"\n'
-            f'email = "{EMAIL}"\ntoken = "{TOKEN}"\nprojects = {json.dumps(projects)}\n'
-        )
-        bare_client(jira.url, projects[:1])  # warm the simulator
-        figures["bare_client_seconds"] = round(bare_client(jira.url, projects), 2)
-        jira.clear_log()
-        wall, rss = run_sync(config, NOW)
-        figures["full_sync_seconds"] = round(wall, 2)
-        figures["full_sync_ratio"] = round(wall / figures["bare_client_seconds"], 2)
-        figures["full_sync_peak_rss_mb"] = round(rss, 1)
-        figures["full_sync_requests"] = len(jira.log())
-
-        clock[0] = NOW + timedelta(minutes=5)
-        jira.clear_log()
-        run_sync(config, clock[0])
-        log = jira.log()
-        figures["no_change_requests"] = len(log)
-        figures["no_change_by_path"] = sorted({r.path for r in log})
-
-        changed = figures["issues"] // 100
-        for index in range(changed):
-            jira.update_issue(
-                f"P{index % args.projects}-{index // args.projects + 1}", summary=f"Changed {index}"
-            )
-        clock[0] = NOW + timedelta(minutes=10)
-        jira.clear_log()
-        run_sync(config, clock[0])
-        figures["one_percent_changed"] = changed
-        figures["one_percent_requests"] = len(jira.log())
-    jira.stop()
-    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    harness.main(args, title="Scenario L, Jira Cloud", build=builder(args))
 
 
 if __name__ == "__main__":

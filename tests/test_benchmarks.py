@@ -1,0 +1,131 @@
+"""The scenario-L benchmarks run end to end at a tiny size and report every figure, sanely.
+
+Both scripts are started at once (each spends most of its time waiting on its children) and
+run for real: simulators, the bare clients and okrsync as child processes, a SQLite database.
+Only the shape and sense of the figures is checked, never a duration (issue 9).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "github": ["scenario_l.py", "--repos", "2", "--krs", "2"],
+    "jira": ["scenario_l_jira.py", "--projects", "2", "--versions", "2"],
+}
+COMMON = ["--sizes", "40", "--rounds", "1", "--engines", "sqlite"]
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("bench")
+    running = {}
+    for name, (script, *options) in TINY.items():
+        command = [
+            sys.executable,
+            str(ROOT / "benchmarks" / script),
+            *options,
+            *COMMON,
+            "--workdir",
+            str(folder),
+            "--json",
+            str(folder / f"{name}.json"),
+        ]
+        running[name] = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder
+        )
+    outputs = {name: child.communicate(timeout=180)[0] for name, child in running.items()}
+    for name, child in running.items():
+        assert child.returncode == 0, f"{name} benchmark failed:\n{outputs[name]}"
+    yield {name: json.loads((folder / f"{name}.json").read_text()) for name in TINY}
+
+
+def _engine(figures: dict[str, Any]) -> dict[str, Any]:
+    (size,) = figures["sizes"]
+    assert size["issues"] == 40
+    return size["engines"]["sqlite"]
+
+
+@pytest.mark.parametrize("source", ["github", "jira"])
+def test_first_sync_is_measured_against_a_bare_client_making_the_same_requests(
+    figures: dict[str, dict[str, Any]], source: str
+) -> None:
+    first = _engine(figures[source])["first_sync"]
+    for side in ("bare", "okrsync"):
+        assert len(first[side]["wall"]["runs"]) == 1
+        assert first[side]["wall"]["median"] > 0
+        assert 0 < first[side]["cpu"]["median"]
+        assert first[side]["peak_rss_mb"]["median"] > 10  # a Python process, not the sampler missing it
+    assert first["ratio_wall"] > 0 and first["ratio_cpu"] > 0
+    assert first["same_requests"], first["request_differences"]
+    assert first["bare"]["requests"] == first["okrsync"]["requests"] > 0
+
+
+def test_github_is_also_measured_against_a_bare_client_on_okrsyncs_transport(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    matched = _engine(figures["github"])["first_sync"]["baselines"]["bare_matched"]
+    assert matched["same_requests"], matched["request_differences"]
+    assert matched["wall"]["median"] > 0 and matched["cpu"]["median"] > 0
+    assert matched["ratio_wall"] > 0 and matched["ratio_cpu"] > 0
+
+
+def test_github_nothing_changed_poll_answers_304_and_costs_no_points(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    engine = _engine(figures["github"])
+    second = engine["no_change_second"]
+    assert second["requests"] == 4  # issues and milestones of 2 repos
+    assert second["not_modified"] == second["requests"]
+    assert second["rate_points"] == 0
+    assert second["issues_written"] == 0
+    assert engine["no_change_first"]["requests"] == 4
+    changed = engine["one_percent"]
+    assert changed["changed"] == 1
+    assert changed["target"] == second["requests"] + 1
+    assert changed["rate_points"] >= 1  # the changed repo's issue list answered 200
+
+
+def test_jira_nothing_changed_poll_is_one_search_and_the_versions(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    engine = _engine(figures["jira"])
+    paths = engine["no_change_second"]["by_path"]
+    assert paths["/rest/api/2/search/jql"] == 1
+    assert paths["/rest/api/2/project/{p}/versions"] == 2
+    assert engine["one_percent"]["changed"] == 1
+
+
+@pytest.mark.parametrize("source", ["github", "jira"])
+def test_daemon_cycle_and_rollup_are_measured_in_their_own_processes(
+    figures: dict[str, dict[str, Any]], source: str
+) -> None:
+    engine = _engine(figures[source])
+    daemon = engine["daemon_no_change"]
+    assert daemon["requests"] > 0
+    assert daemon["cpu"] > 0 and daemon["wall"] > 0 and daemon["peak_rss_mb"] > 10
+    rollup = engine["rollup_and_detection"]
+    assert rollup["key_results"] == figures[source]["sizes"][0]["krs"]
+    assert rollup["wall"] > 0 and rollup["peak_rss_mb"] > 10
+
+
+def test_saved_figures_render_as_markdown_tables(figures: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    saved = tmp_path / "github.json"
+    saved.write_text(json.dumps(figures["github"]))
+    rendered = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scenario_l.py"), "--from-json", str(saved), "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "| 40 | sqlite |" in rendered
+    assert "### Full first sync against the bare client" in rendered
