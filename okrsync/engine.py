@@ -296,8 +296,8 @@ def poll_source(
     with session(engine) as db:
         state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
         try:
-            run = poller.poll(dict(state.cursor), StoredIssues(db, name), now=now)
             writer = IssueWriter(db, name, label_prefix=settings.okrsync.label_prefix)
+            run = poller.poll(dict(state.cursor), StoredIssues(db, name, writer=writer), now=now)
             try:
                 _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
             finally:
