@@ -108,7 +108,10 @@ def builder(args: argparse.Namespace) -> harness.Build:
             sim=sim,
             clock=clock,
             folder=folder,
-            source_toml=f'[sources.github]\nkind = "github"\nbase_url = "{sim.url}"\ntoken = "{TOKEN}"\n',
+            source_toml=(
+                f'[sources.github]\nkind = "github"\nbase_url = "{sim.url}"\ntoken = "{TOKEN}"\n'
+                f"concurrency = {args.concurrency}\n"
+            ),
             bare_command=[*bare, str(library)],
             baselines={"bare_matched": [*bare, str(matched)]},
             change=lambda count: change_issues(sim, repos, count),
@@ -127,6 +130,9 @@ def main() -> None:
     harness.add_arguments(parser, sizes="25000,50000,100000,200000")
     parser.add_argument("--repos", type=int, default=200)
     parser.add_argument("--krs", type=int, default=300)
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="okrsync's repos fetched at once (1 = serial; default 2)"
+    )
     args = parser.parse_args()
     harness.main(
         args,
