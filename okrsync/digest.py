@@ -38,7 +38,7 @@ from okrsync.alerts import payload_head
 from okrsync.checkins import CheckinRecord
 from okrsync.okrs import OkrSet
 from okrsync.outbox import FIRST_DETECTION, NewEvent
-from okrsync.rollup import Rollup
+from okrsync.rollup import Rollup, two_decimals
 from okrsync.store import Event, Meta
 
 __all__ = [
@@ -142,7 +142,7 @@ def build_digests(
                     objective_id=objective.id,
                     objective_title=objective.title,
                     score=progress.score,
-                    change=None if before is None else round(progress.score - round(before, 2), 2),
+                    change=None if before is None else round(progress.score - two_decimals(before), 2),
                     status=progress.status,
                     confidence=checkin.confidence if checkin else None,
                     blocker=checkin.blocker if checkin else None,

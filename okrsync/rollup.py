@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, NamedTuple
 
 from connectors.records import IssueStatus
@@ -51,6 +52,7 @@ __all__ = [
     "kr_progress",
     "milestone_progress",
     "roll_up",
+    "two_decimals",
     "worst",
 ]
 
@@ -67,6 +69,7 @@ BURN_UP_WINDOW_DAYS = 14  # trailing days the burn-up rate is measured over
 # Threshold comparisons are made on differences of floats (0.6 - 0.25 is not exactly 0.35);
 # a value exactly on a boundary must not flip a traffic light because of binary rounding.
 _EPS = 1e-9
+_CENT = Decimal("0.01")
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -238,6 +241,16 @@ class Forecast(NamedTuple):
 
 
 # --- rules -------------------------------------------------------------------------------
+
+
+def two_decimals(value: float) -> float:
+    """Round to 2 decimals, half up, on the value as written: the score of SPEC §2.
+
+    `round()` works on the binary float, where 139/200 = 0.695 is 0.69499…, so 0.695 became
+    0.69 and its KR fell from strong to partial. The shortest decimal that reads back as the
+    same float ("0.695") is the value people see and compute by hand; it rounds to 0.70.
+    """
+    return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def worst(statuses: Iterable[Status]) -> Status | None:
@@ -526,7 +539,7 @@ def kr_progress(
     return KrProgress(
         id=kr.id,
         progress=progress,
-        score=round(progress, 2),
+        score=two_decimals(progress),
         status=_status(progress, expected=expected, milestones=ms, confidence=confidence),
         expected=expected,
         value=value,
@@ -599,7 +612,7 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
         result = ObjectiveProgress(
             id=objective.id,
             progress=progress,
-            score=round(progress, 2),
+            score=two_decimals(progress),
             status=status,
             expected=expected_progress(_cycle_of(okrs, objective), today),
         )

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from okrsync.okrs import KeyResult, OkrSet
-from okrsync.rollup import KrProgress, Rollup
+from okrsync.rollup import KrProgress, Rollup, two_decimals
 from okrsync.store import ScoreNote
 
 __all__ = [
@@ -71,7 +71,7 @@ CALLOUT_WORDS: dict[Callout, str] = {
 
 def band(score: float) -> Band:
     """Grade a score: the highest band whose lower bound its 2-decimal value reaches."""
-    shown = round(score, 2)
+    shown = two_decimals(score)
     for name, low, _high in BANDS:
         if shown >= low:
             return name

@@ -18,7 +18,9 @@ from okrsync.rollup import (
     kr_progress,
     milestone_progress,
     roll_up,
+    two_decimals,
 )
+from okrsync.scoring import band
 
 TODAY = date(2026, 11, 20)  # trailing 14-day window: 2026-11-07 .. 2026-11-20
 RECENT = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -523,7 +525,7 @@ def ms(progress: float, status: str = "on_track") -> MilestoneProgress:
     ("milestones", "progress", "score"),
     [
         ([(ms(0.5), 2.0), (ms(1.0), 1.0)], 2 / 3, 0.67),  # (0.5*2 + 1*1) / 3
-        ([(ms(0.25), 1.0), (ms(0.75), 3.0)], 0.625, 0.62),  # (0.25 + 2.25) / 4; round half even
+        ([(ms(0.25), 1.0), (ms(0.75), 3.0)], 0.625, 0.63),  # (0.25 + 2.25) / 4; half up (issue 12), not half even
         ([(ms(0.4), 1.0)], 0.4, 0.4),
         ([], 0.0, 0.0),  # no milestones
         ([(ms(0.4), 0.0)], 0.0, 0.0),  # only zero link weights
@@ -535,6 +537,36 @@ def test_milestones_kr_is_the_link_weighted_mean(
     kr = kr_progress(MILESTONES_KR, milestones, value=None, confidence=None, expected=0.0)
     assert kr.progress == pytest.approx(progress)
     assert kr.score == score
+
+
+@pytest.mark.parametrize(
+    ("done_count", "total", "score", "graded"),
+    [
+        (139, 200, 0.70, "strong"),  # 0.695: round() on the binary float gave 0.69, partial
+        (69, 200, 0.35, "missed"),  # 0.345 (0.34499… in binary): 0.35 is still missed
+        (1, 200, 0.01, "missed"),  # 0.005
+        (13, 20, 0.65, "partial"),  # 0.65 exactly: partial (README)
+        (1389, 2000, 0.69, "partial"),  # 0.6945: below the half
+        (2, 3, 0.67, "partial"),
+    ],
+)
+def test_a_score_is_progress_rounded_half_up_to_2_decimals(
+    done_count: int, total: int, score: float, graded: str
+) -> None:
+    issues = [done() for _ in range(done_count)] + [issue() for _ in range(total - done_count)]
+    progress = milestone_progress(milestone(*issues), weighting="count", today=TODAY)
+    kr = kr_progress(MILESTONES_KR, [(progress, 1.0)], value=None, confidence=None, expected=0.0)
+
+    assert kr.progress == done_count / total
+    assert kr.score == score
+    assert band(kr.score) == band(kr.progress) == graded
+
+
+@pytest.mark.parametrize(
+    ("value", "rounded"), [(0.695, 0.70), (0.345, 0.35), (0.005, 0.01), (0.6949999, 0.69), (1.0, 1.0)]
+)
+def test_two_decimals_rounds_the_written_value_half_up(value: float, rounded: float) -> None:
+    assert two_decimals(value) == rounded
 
 
 @pytest.mark.parametrize(
