@@ -525,7 +525,7 @@ def ms(progress: float, status: str = "on_track") -> MilestoneProgress:
     ("milestones", "progress", "score"),
     [
         ([(ms(0.5), 2.0), (ms(1.0), 1.0)], 2 / 3, 0.67),  # (0.5*2 + 1*1) / 3
-        ([(ms(0.25), 1.0), (ms(0.75), 3.0)], 0.625, 0.63),  # (0.25 + 2.25) / 4; half up (issue 12), not half even
+        ([(ms(0.25), 1.0), (ms(0.75), 3.0)], 0.625, 0.63),  # (0.25 + 2.25) / 4; half up, not half even
         ([(ms(0.4), 1.0)], 0.4, 0.4),
         ([], 0.0, 0.0),  # no milestones
         ([(ms(0.4), 0.0)], 0.0, 0.0),  # only zero link weights
