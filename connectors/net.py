@@ -1,14 +1,17 @@
 """Say in a few words why a request never got an answer (shared by every connector).
 
 requests' own messages repeat the whole URL and urllib3's pool internals; a user needs the
-host and the reason. Hosts are not secrets; URLs with their queries are left out.
+host and the reason. Hosts and paths are not secrets; queries are left out.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import requests
+
+_READ_TIMEOUT = re.compile(r"Read timed out\. \(read timeout=([0-9.]+)\)")
 
 
 def network_problem(exc: requests.RequestException) -> str:
@@ -19,6 +22,12 @@ def network_problem(exc: requests.RequestException) -> str:
     host = urlsplit(url).hostname if url else None
     where = f" {host}" if host else ""
     text = str(exc)
+    # After retries urllib3 wraps a read timeout in MaxRetryError, which requests raises as a
+    # ConnectionError: read the cause, or an operator chases DNS and firewalls for a slow server.
+    timed_out = _READ_TIMEOUT.search(text)
+    if timed_out is not None:
+        path = urlsplit(url).path if url else ""
+        return f"timed out after {float(timed_out.group(1)):g} s waiting for {host or 'the server'}{path}"
     if isinstance(exc, requests.Timeout):
         return f"no answer from{where or ' the server'} in time ({type(exc).__name__})"
     if "NameResolutionError" in text or "Name or service not known" in text:

@@ -315,3 +315,18 @@ def test_github_enterprise_is_reached_through_its_api_v3_base_url(
         assert len(paged) == 2
     finally:
         enterprise.stop()
+
+
+def test_a_read_timeout_is_reported_as_one_with_the_path_not_as_a_connection_failure(
+    sim: GitHubSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    project = write_project(
+        tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN, extra="timeout = 1"
+    )
+    sim.inject(Fault(status=0, path="/issues", delay=1.5))  # answers, but after the timeout
+
+    report = cycle(project, clock)
+
+    error = report.failed[0].error or ""
+    assert "timed out after 1 s waiting for 127.0.0.1/repos/acme/web/issues" in error, error
+    assert "cannot connect" not in error and TOKEN not in error and "state=" not in error
