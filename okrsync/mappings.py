@@ -101,13 +101,23 @@ def load_okrs(folder: Path, *, settings: Settings) -> OkrSet:
     Raises MappingError with every problem of every file; returns the set with its lint
     warnings otherwise.
     """
-    if not folder.is_dir():
-        msg = "expected a folder of mapping files (*.toml), found none"
-        raise MappingError([Problem(_display(folder), None, "okrsync.mappings", msg)])
+    files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    if not files:
+        found = "no such folder" if not folder.is_dir() else "it holds no *.toml file"
+        msg = f"expected a folder of mapping files (*.toml) at {_display(folder)}, {found}"
+        raise MappingError([Problem(*_mappings_setting(settings), "okrsync.mappings", msg)])
     loader = _Loader(settings)
-    for path in sorted(folder.glob("*.toml")):
+    for path in files:
         loader.read(path)
     return loader.finish(people=list(settings.people))
+
+
+def _mappings_setting(settings: Settings) -> tuple[str, int | None]:
+    """Say where `okrsync.mappings` was set: the config file and line (None when defaulted)."""
+    config = settings.config_path
+    if config is None or not config.is_file():
+        return "config", None
+    return _display(config), line_of(config.read_text(), ("okrsync", "mappings"))
 
 
 def _display(path: Path) -> str:

@@ -202,3 +202,26 @@ def test_validate_tracker_names_a_missing_github_milestone_and_unknown_kr_labels
     )
     assert "'Onboarding v3'" in result.output  # what is there instead
     assert "kr:ENG-1.9 on acme/web#5 matches no key result" in result.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "found"),
+    [('mappings = "mappings"', "it holds no *.toml file"), ('mappings = "nowhere"', "no such folder")],
+)
+def test_an_empty_or_missing_mappings_folder_exits_2_naming_the_setting(
+    runner: CliRunner, sim: GitHubSim, tmp_path: Path, setting: str, found: str
+) -> None:
+    database = tmp_path / "okrsync.db"
+    project = write_project(tmp_path, database_url=f"sqlite:///{database}", github_url=sim.url, token=TOKEN)
+    database.unlink()
+    (tmp_path / "mappings" / "okrs.toml").unlink()
+    config = project.config.read_text()
+    project.config.write_text(config.replace('mappings = "mappings"', setting))
+    line = 1 + config[: config.index("mappings = ")].count("\n")
+
+    for command in (["validate", "--strict"], ["sync"], ["status"]):
+        result = runner.invoke(app, ["--config", str(project.config), *command])
+        assert result.exit_code == 2, result.output
+        assert f"config.toml:{line}: okrsync.mappings:" in result.output
+        assert found in result.output
+    assert not database.exists()  # nothing was created

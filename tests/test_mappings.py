@@ -223,10 +223,13 @@ def test_defaults_of_optional_fields(project: Path) -> None:
     assert okrs.objectives["ENG-1"].weight == 1.0
 
 
-def test_an_empty_folder_is_an_empty_set(project: Path) -> None:
-    okrs = load(project, {})
+def test_an_empty_folder_is_an_error_like_a_missing_one(project: Path) -> None:
+    # Issue 12: an empty folder used to pass `validate --strict` with "ok: 0 cycle(s)".
+    with pytest.raises(MappingError) as caught:
+        load(project, {})
 
-    assert (okrs.cycles, okrs.objectives, okrs.warnings) == ({}, {}, ())
+    assert "it holds no *.toml file" in str(caught.value)
+    assert "okrsync.mappings" in str(caught.value)
 
 
 def test_a_missing_folder_is_an_error(project: Path) -> None:
