@@ -8,6 +8,21 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 IssueStatus = Literal["open", "done", "excluded"]
+
+
+def storable(text: str) -> str:
+    """Make tracker text storable on every engine: drop NUL, replace lone surrogates.
+
+    PostgreSQL refuses a NUL in text and SQLite's driver cannot encode a lone surrogate
+    (`\ud800`, which JSON allows); one such title used to stop the whole source, every
+    cycle. Nearly every text is clean ASCII, which costs one C-speed check.
+    """
+    if text.isascii():
+        return text.replace("\x00", "") if "\x00" in text else text
+    cleaned = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return cleaned.replace("\x00", "")
+
+
 MilestoneKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
 
 

@@ -316,6 +316,14 @@ def poll_source(
             db.rollback()
             outcome.error = str(exc)
             logger.warning("%s", exc)
+        except Exception as exc:  # noqa: BLE001 - a bug or a record the store refuses: this source only
+            db.rollback()
+            # One line in `status` and the log (the traceback at debug level): the other
+            # sources go on, and the next cycle tries again from the same cursor.
+            detail = " ".join(str(exc).split())[:300]
+            outcome.error = f"source {name!r}: unexpected {type(exc).__name__} while polling: {detail}"
+            logger.warning("%s", outcome.error)
+            logger.debug("poll of source %r failed", name, exc_info=True)
     if not outcome.ok:
         _record_failure(engine, name, kind=kind, now=now, error=outcome.error or "failed")
     else:

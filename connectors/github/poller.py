@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -378,6 +379,12 @@ def decode_json(body: str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        pass
+    try:
+        # orjson refuses what JSON allows and trackers send: a lone surrogate (`"\ud800"`) in a
+        # title. The stdlib reads it; the records then make the text storable.
+        return json.loads(body)
+    except ValueError:
         if body.startswith(("{", "[")):
             raise
         return {"data": body}

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from connectors.records import IssueRecord, IssueStatus, MilestoneRecord
+from connectors.records import IssueRecord, IssueStatus, MilestoneRecord, storable
 
 _POINTS_LABEL = re.compile(r"^points?\s*[:=]\s*(\d+(?:\.\d+)?)$", re.IGNORECASE)
 _EXCLUDED_REASONS = {"not_planned", "duplicate"}
@@ -61,7 +61,7 @@ def issue_record(raw: dict[str, Any], repo: str) -> IssueRecord:
     non-null `url` (or `html_url`) marks a pull request.
     """
     repo = repo_of(raw, repo)
-    labels = tuple(str(label.get("name", "")) for label in raw.get("labels") or ())
+    labels = tuple(storable(str(label.get("name", ""))) for label in raw.get("labels") or ())
     pull = raw.get("pull_request")
     is_pr = isinstance(pull, dict) and bool(pull.get("url") or pull.get("html_url"))
     status = issue_status(raw)
@@ -71,13 +71,13 @@ def issue_record(raw: dict[str, Any], repo: str) -> IssueRecord:
         key=f"{repo}#{raw['number']}",
         container=repo,
         number=int(raw["number"]),
-        title=str(raw.get("title") or ""),
+        title=storable(str(raw.get("title") or "")),
         url=raw.get("html_url"),
         status=status,
         updated_at=parse_time(raw.get("updated_at")) or parse_time(raw.get("created_at")),  # type: ignore[arg-type]
         is_pull_request=is_pr,
         labels=labels,
-        assignee=assignee.get("login") if isinstance(assignee, dict) else None,
+        assignee=storable(str(assignee.get("login"))) if isinstance(assignee, dict) else None,
         points=points_from_labels(labels) if labels else None,
         done_at=parse_time(raw.get("closed_at")) if status == "done" else None,
         milestone_keys=(milestone_key(repo, int(milestone["number"])),) if milestone else (),
@@ -93,11 +93,11 @@ def milestone_record(raw: dict[str, Any], repo: str, *, html_base: str) -> Miles
         key=milestone_key(repo, number),
         kind="github_milestone",
         container=repo,
-        title=str(raw.get("title") or ""),
+        title=storable(str(raw.get("title") or "")),
         state="closed" if raw.get("state") == "closed" else "open",
         url=url,
         number=number,
-        description=str(raw.get("description") or ""),
+        description=storable(str(raw.get("description") or "")),
         due_at=parse_time(raw.get("due_on")),
         updated_at=parse_time(raw.get("updated_at")),
         open_issues=raw.get("open_issues"),

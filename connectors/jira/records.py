@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from connectors.records import IssueRecord, IssueStatus, MilestoneRecord
+from connectors.records import IssueRecord, IssueStatus, MilestoneRecord, storable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -190,14 +190,14 @@ def classify(
     issuetype = fields.get("issuetype") or {}
     updated = parse_time(fields.get("updated"))
     url = f"{site_url.rstrip('/')}/browse/{key}"
-    labels = tuple(str(label) for label in fields.get("labels") or [])
+    labels = tuple(storable(str(label)) for label in fields.get("labels") or [])
     if is_epic_type(issuetype):
         category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
         epic = MilestoneRecord(
             key=epic_key(key),
             kind="jira_epic",
             container=project,
-            title=str(fields.get("summary") or ""),
+            title=storable(str(fields.get("summary") or "")),
             state="closed" if category == "done" else "open",
             url=url,
             number=_number(key),
@@ -222,13 +222,13 @@ def classify(
         key=key,
         container=project,
         number=_number(key),
-        title=str(fields.get("summary") or ""),
+        title=storable(str(fields.get("summary") or "")),
         url=url,
         status=status,
         updated_at=updated or parse_time(fields.get("created")) or _EPOCH,
         is_subtask=subtask,
         labels=labels,
-        assignee=assignee_name(fields.get("assignee")),
+        assignee=_storable_or_none(assignee_name(fields.get("assignee"))),
         points=points_of(fields, site.story_points),
         done_at=done_at,
         milestone_keys=tuple(dict.fromkeys(milestones)),
@@ -252,7 +252,7 @@ def version_record(raw: dict[str, Any], project: str, *, site_url: str) -> Miles
         state="closed" if raw.get("released") else "open",
         url=url,
         number=int(str(version_id)) if str(version_id or "").isdigit() else None,
-        description=str(raw.get("description") or ""),
+        description=storable(str(raw.get("description") or "")),
         due_day=parse_day(raw.get("releaseDate")),
     )
 
@@ -272,6 +272,10 @@ def jql_record(jql_set: JqlSet, *, site_url: str) -> MilestoneRecord:
         url=f"{site_url.rstrip('/')}/issues/?jql={quote(jql_set.jql)}",
         due_day=jql_set.due,
     )
+
+
+def _storable_or_none(text: str | None) -> str | None:
+    return storable(text) if text is not None else None
 
 
 def _number(key: str) -> int | None:

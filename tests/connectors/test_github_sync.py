@@ -330,3 +330,22 @@ def test_a_read_timeout_is_reported_as_one_with_the_path_not_as_a_connection_fai
     error = report.failed[0].error or ""
     assert "timed out after 1 s waiting for 127.0.0.1/repos/acme/web/issues" in error, error
     assert "cannot connect" not in error and TOKEN not in error and "state=" not in error
+
+
+def test_a_title_with_a_lone_surrogate_or_a_nul_is_stored_cleaned_and_the_source_keeps_syncing(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    number = sim.add_milestone("acme/web", "Onboarding v2")
+    surrogate = sim.add_issue("acme/web", "Fix \ud800 login", milestone=number)
+    nul = sim.add_issue("acme/web", "Null\x00byte", milestone=number)
+    clean = sim.add_issue("acme/web", "Plain", milestone=number)
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    titles = {key: issue.title for key, issue in stored(project).items()}
+    assert titles == {
+        f"acme/web#{surrogate}": "Fix \ufffd login",
+        f"acme/web#{nul}": "Nullbyte",
+        f"acme/web#{clean}": "Plain",
+    }

@@ -495,3 +495,17 @@ def test_validate_tracker_names_each_jira_link_that_does_not_exist(
     for good in ("Jira version ONB/2.0", "Jira epic ONB-1 ", "Perf fixes"):
         assert good not in output
     assert TOKEN not in output and PAT not in output
+
+
+def test_a_summary_with_a_lone_surrogate_or_a_nul_is_stored_cleaned(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    surrogate = sim.add_issue("ONB", "Fix \ud800 login")
+    nul = sim.add_issue("ONB", "Null\x00byte")
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert issues[surrogate].title == "Fix \ufffd login"
+    assert issues[nul].title == "Nullbyte"
