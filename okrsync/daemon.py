@@ -87,8 +87,13 @@ class SourceSlot:
         return wait
 
 
-class Stopping(Exception):  # noqa: N818 - it is a signal to unwind, not an error
-    """Raised from the progress hook to abandon a poll when shutdown was asked for."""
+class Stopping(BaseException):  # noqa: N818 - it is a signal to unwind, not an error
+    """Raised from the progress hook to abandon a poll when shutdown was asked for.
+
+    A BaseException, like KeyboardInterrupt: it must pass through the engine's per-source
+    boundary (`except Exception`, which makes a poll's unexpected errors its `last_error`)
+    rather than be recorded as the source failing.
+    """
 
 
 @dataclass
