@@ -25,18 +25,15 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from measure import run_measured  # noqa: E402 - benchmarks/ is the script's folder
+from scenario_l import NOW, TOKEN, seed  # the same org as the first-sync figures
 from sqlalchemy import create_engine, text
 
 from okrsync.sandbox.github import GitHubSim
-
-TOKEN = "bench-token"
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-MILESTONES_PER_REPO = 10
 
 MAPPING = """[cycle]
 id = "2026-Q4"
@@ -62,29 +59,6 @@ source = "github"
 repo = "acme/repo000"
 milestone = "Milestone 0"
 """
-
-
-def seed(sim: GitHubSim, clock: list[datetime], *, repos: int, issues: int) -> list[str]:
-    """Create the org as scenario_l.py does (10 milestones a repo, a third closed); return repos."""
-    names = []
-    step = timedelta(days=90) / max(1, repos * issues)
-    for r in range(repos):
-        repo = f"acme/repo{r:03d}"
-        sim.add_repo(repo)
-        names.append(repo)
-        numbers = [
-            sim.add_milestone(repo, f"Milestone {m}", due_on=NOW + timedelta(days=m * 7 - 20))
-            for m in range(MILESTONES_PER_REPO)
-        ]
-        for i in range(issues):
-            clock[0] = NOW - timedelta(days=90) + step * (r * issues + i)
-            number = sim.add_issue(
-                repo, f"Issue {i}", milestone=numbers[i % MILESTONES_PER_REPO], assignee="dev"
-            )
-            if i % 3 == 0:
-                sim.close_issue(repo, number, at=clock[0])
-    clock[0] = NOW
-    return names
 
 
 def sync(sim: GitHubSim, clock: list[datetime], config: Path, at: datetime) -> dict[str, Any]:
@@ -141,7 +115,7 @@ def main() -> None:
     clock = [NOW]
     sim = GitHubSim(tokens={TOKEN: "okrsync"}, clock=lambda: clock[0], core_limit=10_000_000)
     started = time.perf_counter()
-    repos = seed(sim, clock, repos=args.repos, issues=args.issues)
+    repos = sorted({repo for repo, _title in seed(sim, clock, repos=args.repos, issues=args.issues)})
     sim.prime()
     sim.start()
     figures: dict[str, Any] = {
@@ -163,11 +137,12 @@ def main() -> None:
         figures["first_sync"] = sync(sim, clock, config, NOW)
         sync(sim, clock, config, NOW + timedelta(minutes=5))  # the cursor settles on its overlap URL
         figures["baseline_no_change"] = sync(sim, clock, config, NOW + timedelta(minutes=10))
-        figures["a_unchanged"] = sync(sim, clock, config, NOW + timedelta(minutes=65))
-        forget_reconciles(database_url, node_ids=False)
-        figures["b_first_listing"] = sync(sim, clock, config, NOW + timedelta(minutes=70))
+        # The first sync starts the reconcile clock; the first reconcile, an interval later,
+        # lists every page (and keeps their ETags); the next one finds nothing changed.
+        figures["b_first_listing"] = sync(sim, clock, config, NOW + timedelta(minutes=65))
+        figures["a_unchanged"] = sync(sim, clock, config, NOW + timedelta(minutes=130))
         forget_reconciles(database_url, node_ids=True)
-        figures["c_after_upgrade"] = sync(sim, clock, config, NOW + timedelta(minutes=75))
+        figures["c_after_upgrade"] = sync(sim, clock, config, NOW + timedelta(minutes=195))
     sim.stop()
     baseline = figures["baseline_no_change"]["seconds"]
     for name in ("a_unchanged", "b_first_listing", "c_after_upgrade"):
