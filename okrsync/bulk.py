@@ -27,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+IN_CHUNK = 500  # values in one `IN (…)`: SQLite allows 32,766 parameters, older builds 999
+
 
 class Bulk:
     """Plain SQL and the driver's `executemany` for one session; SQLite and PostgreSQL."""
@@ -102,29 +104,31 @@ class Bulk:
         self.cursor().execute(sql, [list(values) for values in zip(*rows, strict=True)])
 
     def select_in(
-        self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any], *, chunk: int = 500
+        self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]
     ) -> Iterator[tuple[Any, ...]]:
-        """Run `… column IN (…)` over `values` in chunks (SQLite limits a statement's parameters).
+        """Run a `SELECT … column IN (…)` over `values` and yield its rows."""
+        for cursor in self._in_chunks(sql_before_in, params, values):
+            yield from cursor.fetchall()
 
-        Planned for its values each time (`plan_each_time`): these lookups run once a page
+    def delete_in(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> None:
+        """Run a `DELETE … column IN (…)` over `values`."""
+        for _cursor in self._in_chunks(sql_before_in, params, values):
+            pass
+
+    def _in_chunks(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
+        """Run `… column IN (…)` 500 values at a time (SQLite limits a statement's parameters).
+
+        Planned for its values each time (`plan_each_time`): these statements run once a page
         while a first sync fills a table whose statistics still say it is empty, and the
         generic plan PostgreSQL prepares from those scanned the whole table on every page
         (36 s of a 45 s first sync at 50,000 issues).
         """
         cursor = self.cursor()
-        for start in range(0, len(values), chunk):
-            part = values[start : start + chunk]
-            self._run(
-                cursor, f"{sql_before_in} ({self.marks(len(part))})", (*params, *part), plan_each_time=True
-            )
-            yield from cursor.fetchall()
-
-    def delete_in(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> None:
-        """Run a `DELETE … column IN (…)` over `values` in chunks."""
-        cursor = self.cursor()
-        for start in range(0, len(values), 500):
-            part = values[start : start + 500]
-            cursor.execute(f"{sql_before_in} ({self.marks(len(part))})", (*params, *part))
+        for start in range(0, len(values), IN_CHUNK):
+            part = values[start : start + IN_CHUNK]
+            sql = f"{sql_before_in} ({self.marks(len(part))})"
+            self._run(cursor, sql, (*params, *part), plan_each_time=True)
+            yield cursor
 
     def execute(
         self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
