@@ -45,7 +45,7 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.prefetch import Prefetcher, RepoDone, RepoItem
 from connectors.github.reconcile import Reconciler, drop_moved, oldest_reconcile
-from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time
+from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time, utc_text
 from connectors.net import network_problem
 from connectors.records import Batch, IssueRecord, KnownIssues, MilestoneRecord, PollRun
 from okrsync.errors import SourceError
@@ -96,12 +96,17 @@ class GitHubPoller:
         return run
 
     def _poll_repos(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
+        """Yield every repo's batches, each with the old copies of transferred issues removed (step 5)."""
+        for batch in self._repo_batches(run, known, now=now):
+            yield drop_moved(batch, known, source=self.name)
+
+    def _repo_batches(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
         """Poll every repo in order; with `concurrency` > 1 the next repos are fetched meanwhile.
 
         Each repo's requests (its issue pages and its milestone list) are a `fetch_repo`; the
         store is written here, on the caller's thread, in repo order, so the data and the
         cursor are committed exactly as a serial poll would. What needs the store (the count
-        check, the reconcile of step 4, `drop_moved` of step 5) runs here too.
+        check, the reconcile of step 4) runs here too.
         """
         reconciler = Reconciler(
             self.name,
@@ -128,18 +133,16 @@ class GitHubPoller:
                         state.update(item.state)
                         run.add(item.stats)
                     elif item.milestones is None:
-                        yield drop_moved(Batch(issues=item.issues), known, source=self.name)
+                        yield Batch(issues=item.issues)
                     else:
-                        for batch in self._settle_milestones(
+                        yield from self._settle_milestones(
                             run, repo, item.milestones, known, listed_all=listed_all
-                        ):
-                            yield drop_moved(batch, known, source=self.name)
+                        )
                 if listed_all:
                     # A first sync just read every issue: the reconcile's clock starts here
                     # (README, "How okrsync reads GitHub"), instead of listing the repo twice.
-                    state.setdefault("reconciled_at", _utc_text(now))
-                for batch in reconciler.reconcile(repo, state, known, now=now):
-                    yield drop_moved(batch, known, source=self.name)
+                    state.setdefault("reconciled_at", utc_text(now))
+                yield from reconciler.reconcile(repo, state, known, now=now)
             run.cursor["reconciled_at"] = oldest_reconcile(states, self.repos)
         finally:
             if ahead is not None:
@@ -201,9 +204,9 @@ class GitHubPoller:
                 break  # every later page is older still: seen before
         if newest is not None:
             # Never past the poll's start: an item stamped later is seen again next time.
-            state["high_water"] = _utc_text(min(newest, now))
+            state["high_water"] = utc_text(min(newest, now))
         if floor is not None and pages > 1:
-            state["since"] = _utc_text(floor)
+            state["since"] = utc_text(floor)
 
     def _settle_milestones(
         self,
@@ -392,13 +395,6 @@ def decode_json(body: str) -> Any:
 
 def _path(repo: str) -> str:
     return quote(repo, safe="/")
-
-
-def _utc_text(moment: datetime) -> str:
-    """Format as UTC with `Z`: PyGithub would drop a non-UTC offset from `since` (SPEC §6)."""
-    from datetime import UTC
-
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _full(url: str, params: dict[str, Any] | None) -> str:

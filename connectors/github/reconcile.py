@@ -41,11 +41,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from connectors.github.records import issue_record, parse_time, repo_of
+from connectors.github.records import issue_record, parse_time, repo_of, utc_text
 from connectors.records import Batch, IssueRecord, KnownIssues, PollRun
 from okrsync.errors import SourceError
 
@@ -101,7 +101,7 @@ class Reconciler:
         elif missing:
             yield self._settle(repo, missing)
         state["reconcile_pages"] = walk.pages
-        state["reconciled_at"] = _utc_text(now)
+        state["reconciled_at"] = utc_text(now)
 
     def _walk(self, repo: str, kept: list[list[Any]], walk: _Walk) -> Iterator[Batch]:
         """Page the full list oldest first, each page conditional on the ETag kept for it."""
@@ -211,7 +211,7 @@ def oldest_reconcile(repos: Mapping[str, Mapping[str, Any]], polled: Collection[
     known = [t for t in times if t is not None]
     if not polled or len(known) < len(times):
         return None
-    return _utc_text(min(known))
+    return utc_text(min(known))
 
 
 def _runs(numbers: list[int]) -> list[list[int]]:
@@ -227,7 +227,3 @@ def _runs(numbers: list[int]) -> list[list[int]]:
 
 def _numbers(runs: list[list[int]]) -> list[int]:
     return [n for low, high in runs for n in range(low, high + 1)]
-
-
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

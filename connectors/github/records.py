@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.records import IssueRecord, IssueStatus, MilestoneRecord, storable
 
 _POINTS_LABEL = re.compile(r"^points?\s*[:=]\s*(\d+(?:\.\d+)?)$", re.IGNORECASE)
 _EXCLUDED_REASONS = {"not_planned", "duplicate"}
+
+
+def utc_text(moment: datetime) -> str:
+    """Format as GitHub writes times, UTC with `Z` (PyGithub drops a non-UTC offset, SPEC §6)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str | None) -> datetime | None:
