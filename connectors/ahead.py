@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -26,19 +26,24 @@ class _End:
     error: BaseException | None = None
 
 
+def put_unless_stopped(target: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Put `item` into a bounded queue, waiting for room; give up (False) once `stop` is set."""
+    while not stop.is_set():
+        try:
+            target.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def read_ahead(pages: Iterator[T], *, depth: int = 2, name: str = "okrsync-read-ahead") -> Iterator[T]:
     """Yield what `pages` yields, produced on a helper thread up to `depth` items ahead."""
     handed: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def put(item: T | _End) -> bool:
-        while not stop.is_set():
-            try:
-                handed.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(handed, item, stop)
 
     def produce() -> None:
         try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from connectors.ahead import put_unless_stopped
 from connectors.records import IssueRecord, MilestoneRecord, PollRun
 
 if TYPE_CHECKING:
@@ -123,13 +124,5 @@ class Prefetcher:
 
     def _put(self, repo: str, item: RepoItem | RepoDone | _Failed) -> None:
         target = self._queues.get(repo)
-        if target is None:
+        if target is None or not put_unless_stopped(target, item, self._stop):
             raise _Stopped
-        while True:
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                target.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
