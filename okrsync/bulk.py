@@ -116,38 +116,19 @@ class Bulk:
             pass
 
     def _in_chunks(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
-        """Run `… column IN (…)` 500 values at a time (SQLite limits a statement's parameters).
-
-        Planned for its values each time (`plan_each_time`): these statements run once a page
-        while a first sync fills a table whose statistics still say it is empty, and the
-        generic plan PostgreSQL prepares from those scanned the whole table on every page
-        (36 s of a 45 s first sync at 50,000 issues).
-        """
+        """Run `… column IN (…)` 500 values at a time (SQLite limits a statement's parameters)."""
         cursor = self.cursor()
         for start in range(0, len(values), IN_CHUNK):
             part = values[start : start + IN_CHUNK]
             sql = f"{sql_before_in} ({self.marks(len(part))})"
-            self._run(cursor, sql, (*params, *part), plan_each_time=True)
+            cursor.execute(sql, (*params, *part))
             yield cursor
 
-    def execute(
-        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
-    ) -> list[tuple[Any, ...]]:
-        """Run one statement and return its rows.
-
-        `plan_each_time` keeps psycopg from preparing a statement it has run five times: the
-        generic plan PostgreSQL then settles on was made without the parameters, and for a
-        query over one repo of a big table it chose to scan the whole table (issue 9).
-        """
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows (none for a statement without a result)."""
         cursor = self.cursor()
-        self._run(cursor, sql, tuple(params), plan_each_time=plan_each_time)
+        cursor.execute(sql, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []
-
-    def _run(self, cursor: Any, sql: str, params: tuple[Any, ...], *, plan_each_time: bool) -> None:
-        if plan_each_time and not self.sqlite:
-            cursor.execute(sql, params, prepare=False)
-        else:
-            cursor.execute(sql, params)
 
 
 def _pg_array_type(column_type: Any) -> tuple[str, str]:

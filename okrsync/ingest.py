@@ -257,7 +257,7 @@ class StoredIssues:
         for start in range(0, len(keys), 500):
             part = keys[start : start + 500]
             sql = milestone_counts_sql(bulk, len(part))
-            for key, status, count in bulk.execute(sql, (self.source, *part, container), plan_each_time=True):
+            for key, status, count in bulk.execute(sql, (self.source, *part, container)):
                 counts[key][0 if status == "open" else 1] += int(count)
         return {key: (pair[0], pair[1]) for key, pair in counts.items()}
 

@@ -256,18 +256,16 @@ class _Memberships:
 
     @classmethod
     def of(cls, session: Session) -> _Memberships:
-        """Choose the session's engine's way; on PostgreSQL, have each run planned for its keys.
+        """Choose the session's engine's way.
 
         The same statement is run for one KR's milestones (`explain`), a few (a cycle's new
-        slips) or every linked one (each cycle). psycopg prepares a statement on the server
-        after five runs, and PostgreSQL may then switch to a generic plan, made for an array
-        of unknown length: a hash join over all of `issue` for one milestone, or 100,000 index
-        probes for all of them. `force_custom_plan` plans every run with its actual keys, at
-        about a millisecond; SET LOCAL keeps it to this transaction.
+        slips) or every linked one (each cycle); a generic plan, made for an array of unknown
+        length, would be a hash join over all of `issue` for one milestone, or 100,000 index
+        probes for all of them. okrsync's PostgreSQL connections plan every run for its actual
+        keys (`plan_cache_mode = force_custom_plan`, `okrsync.store.make_engine`).
         """
         if session.get_bind().dialect.name == "sqlite":
             return cls(_SQLITE_MEMBERSHIPS, bindparam("keys", expanding=True), _SQLITE_CHUNK)
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return cls(_POSTGRESQL_MEMBERSHIPS, bindparam("keys", type_=ARRAY(String)), None)
 
     def text(self, template: str, **parts: str) -> TextClause:

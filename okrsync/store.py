@@ -131,7 +131,8 @@ class IssueMilestone(SQLModel, table=True):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets foreign keys and a busy timeout for the daemon's threads."""
+    """Create an engine; SQLite gets foreign keys and a busy timeout for the daemon's threads,
+    PostgreSQL statements planned for their values."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -145,7 +146,20 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _postgresql_custom_plans(dbapi_connection: Any, _record: Any) -> None:
+        # psycopg prepares a statement it has run five times, and PostgreSQL may then settle on
+        # a generic plan made without the parameters. For okrsync's statements over one repo,
+        # a page of keys or a few milestones of a big table, those plans scanned whole tables
+        # (a quadratic first sync, a roll-up reading every issue for two milestones; issue 9).
+        # Planning each run for its values costs about a millisecond; committed so that it
+        # holds for the whole session, not just its first transaction.
+        dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_connection.commit()
+
+    return engine
 
 
 def upgrade(url: str) -> None:

@@ -428,9 +428,9 @@ def postgresql_plan(db: Session, engine: Engine, run: Any) -> str:
     psycopg prepares a statement on the server once it has run it 5 times (its
     `prepare_threshold`); PostgreSQL plans the first 5 executions of a prepared statement with
     the actual parameters and may then switch to a generic plan, made for an array of unknown
-    length (here: a hash join over all of `issue` for 2 milestones). The queries forbid that
-    for their transaction (`plan_cache_mode = force_custom_plan`, see `progress._Memberships`),
-    so after 7 more runs the plan is explained under the session's own setting.
+    length (here: a hash join over all of `issue` for 2 milestones). okrsync's connections forbid
+    that (`plan_cache_mode = force_custom_plan`, see `store.make_engine`), so after 7 more runs
+    the plan is explained under the session's own setting.
     """
     [(statement, parameters)] = [(s, p) for s, p in captured(engine, run) if "issue_milestone AS im" in s]
     for _ in range(7):
