@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from okrsync.okrs import OkrSet
-from okrsync.rollup import KrProgress, MilestoneProgress
+from okrsync.rollup import KrProgress, MilestoneProgress, shown_progress
 from okrsync.slips import Slip
 
 MAX_OPEN_ISSUES = 50  # open issues an alert lists (the first by number); `open_count` says how many
@@ -63,12 +63,19 @@ def _where(m: MilestoneProgress) -> str:
     return m.source
 
 
+def standing_words(kr: KrProgress) -> str:
+    """Say where the KR stands, at the end of an alert; an unknown KR says why it has no verdict."""
+    if kr.status == "unknown":
+        return f"KR {kr.id} has no status yet ({kr.reason})."
+    return f"KR {kr.id} is {kr.status.replace('_', ' ')}."
+
+
 def alert_text(slip: Slip, kr: KrProgress) -> str:
     """One sentence that says what slipped, by how much, and what it means for the KR."""
     m = slip.milestone
     open_count = m.total - m.done
     work = f"{open_count} of {m.total} issues open"
-    standing = f"KR {kr.id} is {kr.status.replace('_', ' ')}."
+    standing = standing_words(kr)
     name = f"{m.title} ({_where(m)})"
     if slip.type == "milestone.rescheduled":
         if m.due is None:
@@ -108,7 +115,7 @@ def build_payload(
         key_result={
             "id": definition.id,
             "title": definition.title,
-            "progress": round(kr.progress, 4),
+            "progress": shown_progress(kr),
             "status": kr.status,
         },
         text=alert_text(slip, kr),

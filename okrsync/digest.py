@@ -64,7 +64,7 @@ class DigestItem:
     title: str
     objective_id: str
     objective_title: str
-    score: float
+    score: float | None  # None for an unknown KR (a source it reads never synced)
     change: float | None  # score change since last week; None when there is no history that old
     status: str
     confidence: int | None
@@ -142,7 +142,9 @@ def build_digests(
                     objective_id=objective.id,
                     objective_title=objective.title,
                     score=progress.score,
-                    change=None if before is None else round(progress.score - two_decimals(before), 2),
+                    change=None
+                    if before is None or progress.score is None
+                    else round(progress.score - two_decimals(before), 2),
                     status=progress.status,
                     confidence=checkin.confidence if checkin else None,
                     blocker=checkin.blocker if checkin else None,
@@ -166,7 +168,10 @@ def digest_text(digest: Digest, *, name: str) -> str:
     """Say the digest in a few sentences; channels show it as the alert's summary."""
     parts = []
     for i in digest.items:
-        line = f"{i.kr_id} {i.score:.2f} ({_change_words(i.change)}), {i.status.replace('_', ' ')}"
+        if i.score is None:
+            line = f"{i.kr_id} has no score yet (a source it reads has not synced), unknown"
+        else:
+            line = f"{i.kr_id} {i.score:.2f} ({_change_words(i.change)}), {i.status.replace('_', ' ')}"
         if i.confidence is not None:
             line += f", confidence {i.confidence}/10"
         if i.blocker:

@@ -29,7 +29,15 @@ from okrsync import history
 from okrsync.checkins import CheckinRecord, checkin_json
 from okrsync.history import Point
 from okrsync.okrs import OkrSet
-from okrsync.rollup import AT_RISK_GAP, LOW_CONFIDENCE, OFF_TRACK_GAP, KrProgress, MilestoneProgress, Rollup
+from okrsync.rollup import (
+    AT_RISK_GAP,
+    LOW_CONFIDENCE,
+    OFF_TRACK_GAP,
+    KrProgress,
+    MilestoneProgress,
+    Rollup,
+    shown_progress,
+)
 from okrsync.statusview import STATUS_STYLE, milestone_json
 from okrsync.store import Event
 
@@ -54,7 +62,12 @@ def _pct(value: float) -> str:
 
 
 def reasons(kr: KrProgress) -> list[str]:
-    """Say, in SPEC §2's order, every condition that sets the KR's status."""
+    """Say, in SPEC §2's order, every condition that sets the KR's status.
+
+    An `unknown` KR has one reason: what was never read. Nothing else is judged on it.
+    """
+    if kr.status == "unknown":
+        return [f"{kr.reason}; no verdict until every source it reads has synced"]
     if kr.progress >= 1:
         return ["all of its work is done (progress 100%)"]
     found = []
@@ -228,10 +241,11 @@ def explain_document(
             "unit": definition.unit,
             "measurement": definition.measurement,
             "value": kr.value,
-            "progress": round(kr.progress, 4),
+            "progress": shown_progress(kr),
             "score": kr.score,
             "expected": round(kr.expected, 4),
             "status": kr.status,
+            "reason": kr.reason,
             "confidence": kr.confidence,
         },
         "reasons": reasons(kr),
@@ -302,8 +316,11 @@ def render(doc: Mapping[str, Any], *, max_issues: int = 20) -> RenderableType:
         )
     )
     standing = Text(
-        f"progress {_pct(kr['progress'])} (score {kr['score']:.2f}), expected {_pct(kr['expected'])}"
+        "no progress or score yet"
+        if kr["progress"] is None
+        else f"progress {_pct(kr['progress'])} (score {kr['score']:.2f})"
     )
+    standing.append(f", expected {_pct(kr['expected'])}")
     if kr["kind"] == "metric":
         value = (
             "no value yet"
@@ -329,6 +346,11 @@ def render(doc: Mapping[str, Any], *, max_issues: int = 20) -> RenderableType:
         line.append(f" ({m['key']})", style="dim")
         if m["missing"]:
             line.append("  not found in the tracker", style="red")
+            lines.append(line)
+            continue
+        if m["reason"]:
+            line.append(f"  {m['reason']}  ", style="magenta")
+            line.append_text(_badge(m["status"]))
             lines.append(line)
             continue
         if m.get("weight") not in (None, 1, 1.0):

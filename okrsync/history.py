@@ -84,12 +84,15 @@ def _current(rollup: Rollup) -> list[_Now]:
 
     A milestone linked to two KRs with different weightings has two progress values; taking
     the first in the roll-up's stable order keeps the history from flip-flopping between them.
+    An `unknown` KR or milestone (a source never synced) has no progress to record: its first
+    point is written once its data has been read.
     """
     found: dict[tuple[str, str, str], _Now] = {}
     for kr in rollup.key_results.values():
-        found[(KR, "", kr.id)] = _Now(KR, "", kr.id, kr.progress, value=kr.value)
+        if kr.status != "unknown":
+            found[(KR, "", kr.id)] = _Now(KR, "", kr.id, kr.progress, value=kr.value)
         for m in kr.milestones:
-            if m.missing:
+            if m.missing or m.not_synced is not None:
                 continue
             found.setdefault(
                 (MILESTONE, m.source, m.key),

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from okrsync.alerts import day_words, payload_head
+from okrsync.alerts import day_words, payload_head, standing_words
 from okrsync.checkins import CheckinRecord, checkin_json
 from okrsync.okrs import OkrSet
-from okrsync.rollup import KrProgress, Rollup
+from okrsync.rollup import KrProgress, Rollup, shown_progress
 
 __all__ = [
     "CONFIDENCE_WINDOW_DAYS",
@@ -69,7 +69,10 @@ def judged_krs(rollup: Rollup, okrs: OkrSet, *, fetched: Iterable[str], all_fetc
     judged = set()
     for kr_id, kr in rollup.key_results.items():
         definition = okrs.key_results[kr_id]
-        ok = all(all_fetched if m.implicit else m.source in sources for m in kr.milestones)
+        # An unknown KR (a source it reads never synced) has no progress to be stale.
+        ok = kr.status != "unknown" and all(
+            all_fetched if m.implicit else m.source in sources for m in kr.milestones
+        )
         if definition.kind == "metric" and definition.value_query:
             ok = ok and definition.value_source in sources
         if ok:
@@ -171,7 +174,7 @@ def _pct(progress: float) -> str:
 
 def signal_text(signal: KrSignal, kr: KrProgress, *, title: str, today: date) -> str:
     """One sentence that says what the signal means and where the KR stands on `today`."""
-    standing = f"KR {kr.id} is {kr.status.replace('_', ' ')}."
+    standing = standing_words(kr)
     if signal.type == "kr.stale" and signal.since is not None:
         days = (today - signal.since).days
         return (
@@ -212,7 +215,7 @@ def build_payload(
         key_result={
             "id": definition.id,
             "title": definition.title,
-            "progress": round(kr.progress, 4),
+            "progress": shown_progress(kr),
             "status": kr.status,
             "confidence": kr.confidence,
         },

@@ -11,6 +11,12 @@ issue ⋈ issue_milestone, a few rows per milestone), so a roll-up's memory does
 the number of issues. Issues themselves are loaded only where a person will read them: the
 open issues of the KRs asked for in `detail` (`explain`), of a slip's milestone (the alert,
 `open_issues`), and the few issues labelled `kr:ID`, which stay per issue.
+
+A source that has never completed a sync is named here, once, with why
+(`RollupInputs.not_synced`, from `source_state`): the roll-up then makes whatever it feeds
+`unknown`, so `status`, `score`, `explain`, the digest and the alerts all agree that nothing
+is known of it yet, rather than reading its empty store as "no work done" or "milestone
+deleted".
 """
 
 from __future__ import annotations
@@ -158,8 +164,35 @@ def gather(
         values=values,
         confidences=confidences,
         include_pull_requests=include_pull_requests,
+        not_synced=not_synced(session, okrs),
     )
     return Gathered(inputs=inputs, unknown_kr_ids=dict(unknown))
+
+
+def not_synced(session: Session, okrs: OkrSet) -> dict[str, str]:
+    """Name each source the mappings read from that has never completed a sync, with why.
+
+    The sources a KR reads are those its links and its `value_source` name (validation has
+    checked they are configured). A `kr:` label can only ever be seen on a synced source, so
+    labels make no source "read". The reason is the source's last error, or that it was never
+    polled: "not synced yet: source 'jira': cannot connect to …".
+    """
+    named = {link.source for kr in okrs.key_results.values() for link in kr.links}
+    named |= {kr.value_source for kr in okrs.key_results.values() if kr.value_query and kr.value_source}
+    if not named:
+        return {}
+    states = {
+        s.name: s
+        for s in session.execute(select(SourceState).where(col(SourceState.name).in_(sorted(named)))).scalars()
+    }
+    found = {}
+    for name in sorted(named):
+        state = states.get(name)
+        if state is not None and state.last_success is not None:
+            continue
+        why = state.last_error if state is not None and state.last_error else None
+        found[name] = f"not synced yet: {why or f'source {name!r} was never polled (okrsync sync)'}"
+    return found
 
 
 def compute(

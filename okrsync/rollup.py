@@ -52,14 +52,16 @@ __all__ = [
     "kr_progress",
     "milestone_progress",
     "roll_up",
+    "shown_progress",
     "two_decimals",
     "worst",
 ]
 
-Status = Literal["done", "on_track", "at_risk", "off_track"]
+Status = Literal["unknown", "done", "on_track", "at_risk", "off_track"]
 
-# Badness order for "an objective takes its worst KR's status".
-_BADNESS: dict[Status, int] = {"done": 0, "on_track": 1, "at_risk": 2, "off_track": 3}
+# Badness order for "an objective takes its worst KR's status". `unknown` is worse than any
+# verdict: a part that was never read leaves the whole without one (see `roll_up`).
+_BADNESS: dict[Status, int] = {"done": 0, "on_track": 1, "at_risk": 2, "off_track": 3, "unknown": 4}
 
 OFF_TRACK_GAP = 0.25  # progress this far below expected is off track
 AT_RISK_GAP = 0.10  # ... and this far below is at risk
@@ -147,13 +149,16 @@ class RollupInputs:
       included, usually with weight 1);
     - `values`: current value of metric KRs (latest check-in or tracker count);
     - `confidences`: latest check-in confidence (1–10) per KR id;
-    - `include_pull_requests`: per source name; a source not listed leaves pull requests out.
+    - `include_pull_requests`: per source name; a source not listed leaves pull requests out;
+    - `not_synced`: per source name that has never completed a sync, why ("not synced yet:
+      <its last error>"). Whatever such a source feeds is `unknown` (see `roll_up`).
     """
 
     milestones: Mapping[str, Sequence[tuple[MilestoneFacts, float]]] = field(default_factory=dict)
     values: Mapping[str, float] = field(default_factory=dict)
     confidences: Mapping[str, int] = field(default_factory=dict)
     include_pull_requests: Mapping[str, bool] = field(default_factory=dict)
+    not_synced: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- outputs -----------------------------------------------------------------------------
@@ -172,6 +177,9 @@ class MilestoneProgress:
     (`MilestoneFacts.issues`: `explain`'s KR, a slip's alert), else it is empty — read
     `open_count` for how many there are. `open_count` defaults to 0 only so that a progress
     built by hand (tests) need not spell it out; `milestone_progress` always sets it.
+
+    `not_synced` says why a milestone of a source that has never completed a sync is
+    `unknown`: it was never read, so it is neither missing nor late, and its numbers are 0.
     """
 
     source: str
@@ -196,31 +204,39 @@ class MilestoneProgress:
     open_issues: tuple[IssueFacts, ...]
     implicit: bool = False
     open_count: int = 0
+    not_synced: str | None = None
 
 
 @dataclass(frozen=True)
 class KrProgress:
-    """Where one key result stands: progress 0..1, its 2-decimal score and traffic light."""
+    """Where one key result stands: progress 0..1, its 2-decimal score and traffic light.
+
+    An `unknown` KR (part of its data was never read, `reason` says which) has no score;
+    its `progress` is only what the data read so far adds up to, and no view shows it
+    (`shown_progress`).
+    """
 
     id: str
     progress: float
-    score: float
+    score: float | None
     status: Status
     expected: float
     value: float | None
     confidence: int | None
     milestones: tuple[MilestoneProgress, ...]
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class ObjectiveProgress:
-    """Where one objective stands, from its KRs and its child objectives."""
+    """Where one objective stands, from its KRs and its child objectives (`unknown` as a KR)."""
 
     id: str
     progress: float
-    score: float
+    score: float | None
     status: Status
     expected: float
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +267,11 @@ def two_decimals(value: float) -> float:
     same float ("0.695") is the value people see and compute by hand; it rounds to 0.70.
     """
     return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def shown_progress(p: KrProgress | ObjectiveProgress) -> float | None:
+    """Progress as the views print it (4 decimals); None when `unknown`: never a number on data not read."""
+    return None if p.status == "unknown" else round(p.progress, 4)
 
 
 def worst(statuses: Iterable[Status]) -> Status | None:
@@ -372,6 +393,7 @@ def milestone_progress(
     weighting: Weighting,
     today: date,
     include_pull_requests: bool = False,
+    not_synced: str | None = None,
 ) -> MilestoneProgress:
     """Compute one milestone's progress, forecast and status on `today` (SPEC §2).
 
@@ -383,7 +405,12 @@ def milestone_progress(
     A milestone the tracker no longer has (`found=False`) is `missing`: progress 0 and
     `at_risk`, not `off_track`, because nothing is known to be late — the link is broken, and
     `link.broken` tells the owner so.
+
+    A milestone whose source has never completed a sync (`not_synced`, the reason) was never
+    read: it is `unknown`, with no numbers, and not missing even though it is not stored.
     """
+    if not_synced is not None:
+        return _unread_milestone(m, reason=not_synced)
     groups = m.groups if m.groups is not None else group_issues(m.issues, today=today)
     considered = (
         [g for g in sorted(groups, key=_group_order) if _in_scope(g.is_pull_request, include_pull_requests)]
@@ -480,6 +507,34 @@ def milestone_progress(
     )
 
 
+def _unread_milestone(m: MilestoneFacts, *, reason: str) -> MilestoneProgress:
+    """The `unknown` milestone of a source never synced: no progress, forecast or verdict."""
+    return MilestoneProgress(
+        source=m.source,
+        key=m.key,
+        title=m.title,
+        url=m.url,
+        due=m.due,
+        state=m.state,
+        progress=0.0,
+        done=0,
+        total=0,
+        excluded=0,
+        done_weight=0.0,
+        total_weight=0.0,
+        unestimated=0,
+        empty=False,
+        missing=False,
+        forecast=None,
+        stalled=False,
+        overdue=False,
+        status="unknown",
+        open_issues=(),
+        implicit=m.implicit,
+        not_synced=reason,
+    )
+
+
 def _metric_progress(kr: KeyResult, value: float | None) -> float:
     """Return clamp((value - baseline) / (target - baseline), 0, 1); 0 when unknowable.
 
@@ -523,19 +578,41 @@ def kr_progress(
     value: float | None,
     confidence: int | None,
     expected: float,
+    not_synced: Mapping[str, str] | None = None,
 ) -> KrProgress:
     """Compute a key result's progress, score and status from its milestones or its value.
 
     A `milestones` KR takes the link-weighted mean of its milestones' progress (0 with no
     milestones, or when every link weight is 0). A `metric` KR takes its value against
     baseline and target; any milestones still count towards its status.
+
+    A KR is `unknown`, with no score, when any of its inputs was never read: a milestone of a
+    source that has never synced (`MilestoneProgress.not_synced`), or, for a metric KR
+    counted by a `value_query`, a `value_source` in `not_synced` while no value is known
+    (a checked-in value counts: it is data a person gave). Part of the data unread is enough:
+    a mean over the half that was read would be a verdict on data not read.
     """
+    ms = tuple(m for m, _ in milestones)
+    unread = [m.not_synced for m in ms if m.not_synced is not None]
+    if kr.kind == "metric" and kr.value_query and value is None and kr.value_source in (not_synced or {}):
+        unread.append((not_synced or {})[kr.value_source or ""])
     if kr.kind == "metric":
         progress = _metric_progress(kr, value)
     else:
         total = sum(w for _, w in milestones)
         progress = sum(m.progress * w for m, w in milestones) / total if total > 0 else 0.0
-    ms = tuple(m for m, _ in milestones)
+    if unread:
+        return KrProgress(
+            id=kr.id,
+            progress=progress,
+            score=None,
+            status="unknown",
+            expected=expected,
+            value=value,
+            confidence=confidence,
+            milestones=ms,
+            reason=_joined(unread),
+        )
     return KrProgress(
         id=kr.id,
         progress=progress,
@@ -546,6 +623,11 @@ def kr_progress(
         confidence=confidence,
         milestones=ms,
     )
+
+
+def _joined(reasons: Iterable[str | None]) -> str:
+    """Join reasons once each, in order of first appearance."""
+    return "; ".join(dict.fromkeys(r for r in reasons if r))
 
 
 def _cycle_of(okrs: OkrSet, objective: Objective) -> Cycle:
@@ -569,6 +651,9 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
     Its status is its worst KR's; with no KRs, its worst child's; with neither, `on_track`
     at progress 0. A parent loop (which validation should already refuse) is cut where it
     closes: an objective being computed is not counted again as its own descendant.
+
+    An objective with an `unknown` KR or child objective is `unknown` too, with no score: its
+    progress is a mean over that part. The reasons of its unknown parts are its `reason`.
     """
     key_results: dict[str, KrProgress] = {}
     for objective in okrs.objectives.values():
@@ -581,6 +666,7 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
                         weighting=kr.weighting,
                         today=today,
                         include_pull_requests=inputs.include_pull_requests.get(facts.source, False),
+                        not_synced=None if facts.implicit else inputs.not_synced.get(facts.source),
                     ),
                     weight,
                 )
@@ -592,6 +678,7 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
                 value=inputs.values.get(kr.id),
                 confidence=inputs.confidences.get(kr.id),
                 expected=expected,
+                not_synced=inputs.not_synced,
             )
 
     objectives: dict[str, ObjectiveProgress] = {}
@@ -609,12 +696,14 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
         total = sum(w for _, w in parts)
         progress = sum(p * w for p, w in parts) / total if total > 0 else 0.0
         status = worst(p.status for p, _ in krs) or worst(c.status for c, _ in children) or "on_track"
+        unknown = [p.reason for p, _ in krs + children if p.status == "unknown"]
         result = ObjectiveProgress(
             id=objective.id,
             progress=progress,
-            score=two_decimals(progress),
-            status=status,
+            score=None if unknown else two_decimals(progress),
+            status="unknown" if unknown else status,
             expected=expected_progress(_cycle_of(okrs, objective), today),
+            reason=_joined(unknown) if unknown else None,
         )
         visiting.discard(objective.id)
         objectives[objective.id] = result

@@ -15,6 +15,8 @@ read them, as the seed practice grades them:
 - **Reasoning notes**: one sentence per KR from the OKR lead (`--note KR-ID=TEXT`), stored in
   `score_note`; every KR also carries a generated `basis` (what the score was computed from),
   so a sheet without notes still says why.
+- **Unknown**: a KR or objective fed by a source that has never synced has no score, band or
+  call-out (null in JSON, "—" in the table and Markdown); its basis says what was not read.
 
 Everything but `load_notes` / `set_note` is pure and shapes the same sheet three ways: a Rich
 table, Markdown (a pipe table per cycle, pasteable into a review doc) and JSON (README).
@@ -34,7 +36,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from okrsync.okrs import KeyResult, OkrSet
-from okrsync.rollup import KrProgress, Rollup, two_decimals
+from okrsync.rollup import KrProgress, Rollup, shown_progress, two_decimals
 from okrsync.store import ScoreNote
 
 __all__ = [
@@ -69,6 +71,11 @@ CALLOUT_WORDS: dict[Callout, str] = {
 }
 
 
+def band_of(score: float | None) -> Band | None:
+    """Grade a score; an unknown KR (no score) has no band."""
+    return None if score is None else band(score)
+
+
 def band(score: float) -> Band:
     """Grade a score: the highest band whose lower bound its 2-decimal value reaches."""
     shown = two_decimals(score)
@@ -87,9 +94,9 @@ class KrScore:
     owner: str
     kind: str
     commitment: str
-    score: float
-    progress: float
-    band: Band
+    score: float | None
+    progress: float | None
+    band: Band | None
     status: str
     confidence: int | None
     value: float | None
@@ -107,9 +114,9 @@ class ObjectiveScore:
     owner: str
     team: str | None
     parent: str | None
-    score: float
-    progress: float
-    band: Band
+    score: float | None
+    progress: float | None
+    band: Band | None
     status: str
     key_results: tuple[KrScore, ...]
 
@@ -124,8 +131,10 @@ class CycleScores:
     objectives: tuple[ObjectiveScore, ...]
 
 
-def callout(kr: KeyResult, score: float) -> Callout | None:
+def callout(kr: KeyResult, score: float | None) -> Callout | None:
     """Say what a reviewer should look at: a committed KR short of 1.0, an aspirational one at 1.0."""
+    if score is None:
+        return None
     if kr.commitment == "committed" and score < 1.0:
         return "committed_below_target"
     if kr.commitment == "aspirational" and score >= 1.0:
@@ -139,6 +148,8 @@ def _number(value: float) -> str:
 
 def basis(kr: KeyResult, progress: KrProgress) -> str:
     """Say in a few words what the score was computed from (the generated reasoning)."""
+    if progress.status == "unknown":
+        return progress.reason or "not synced yet"
     if kr.kind == "metric":
         unit = f" {kr.unit}" if kr.unit else ""
         span = (
@@ -183,8 +194,8 @@ def score_sheet(
                         kind=kr.kind,
                         commitment=kr.commitment,
                         score=p.score,
-                        progress=p.progress,
-                        band=band(p.score),
+                        progress=shown_progress(p),
+                        band=band_of(p.score),
                         status=p.status,
                         confidence=p.confidence,
                         value=p.value,
@@ -202,8 +213,8 @@ def score_sheet(
                     team=o.team,
                     parent=o.parent,
                     score=op.score,
-                    progress=op.progress,
-                    band=band(op.score),
+                    progress=shown_progress(op),
+                    band=band_of(op.score),
                     status=op.status,
                     key_results=tuple(krs),
                 )
@@ -233,7 +244,7 @@ def to_json(sheet: list[CycleScores], *, generated_at: datetime) -> dict[str, An
                         "team": o.team,
                         "parent": o.parent,
                         "score": o.score,
-                        "progress": round(o.progress, 4),
+                        "progress": o.progress,
                         "band": o.band,
                         "status": o.status,
                         "key_results": [
@@ -244,7 +255,7 @@ def to_json(sheet: list[CycleScores], *, generated_at: datetime) -> dict[str, An
                                 "kind": k.kind,
                                 "commitment": k.commitment,
                                 "score": k.score,
-                                "progress": round(k.progress, 4),
+                                "progress": k.progress,
                                 "band": k.band,
                                 "status": k.status,
                                 "confidence": k.confidence,
@@ -262,6 +273,10 @@ def to_json(sheet: list[CycleScores], *, generated_at: datetime) -> dict[str, An
             for c in sheet
         ],
     }
+
+
+def _score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.2f}"
 
 
 def _cell(text: str) -> str:
@@ -286,12 +301,12 @@ def to_markdown(sheet: list[CycleScores]) -> str:
         out.append("|" + "|".join("---:" if col == "Score" else "---" for col in MARKDOWN_COLUMNS) + "|")
         for o in c.objectives:
             row = [f"**{_cell(o.id)}**", f"**{_cell(o.title)}**", _cell(o.owner), "objective"]
-            row += [f"**{o.score:.2f}**", o.band, "", ""]
+            row += [f"**{_score(o.score)}**", o.band or "—", "", ""]
             out.append("| " + " | ".join(row) + " |")
             for k in o.key_results:
                 reasoning = _cell(k.note) if k.note else f"_{_cell(k.basis)}_"
                 words = CALLOUT_WORDS[k.callout] if k.callout else ""
-                row = [_cell(k.id), _cell(k.title), _cell(k.owner), k.commitment, f"{k.score:.2f}", k.band]
+                row = [_cell(k.id), _cell(k.title), _cell(k.owner), k.commitment, _score(k.score), k.band or "—"]
                 row += [_cell(words), reasoning]
                 out.append("| " + " | ".join(row) + " |")
         out.append("")
@@ -305,6 +320,10 @@ CALLOUT_SHORT: dict[Callout, str] = {
     "committed_below_target": "⚠ below 1.0",
     "aspirational_at_target": "⚠ at 1.0: sandbagged?",
 }
+
+
+def _band_text(name: Band | None) -> Text:
+    return Text("—", style="dim") if name is None else Text(name, style=BAND_STYLE[name])
 
 
 def to_table(sheet: list[CycleScores]) -> RenderableType:
@@ -323,8 +342,8 @@ def to_table(sheet: list[CycleScores]) -> RenderableType:
         table.add_column("reasoning", ratio=2)
         for o in c.objectives:
             name = Text.assemble((o.id, "bold"), " ", (o.title, "bold"))
-            score = Text(f"{o.score:.2f}", style="bold")
-            table.add_row(name, o.owner, "", score, Text(o.band, style=BAND_STYLE[o.band]), "")
+            score = Text(_score(o.score), style="bold")
+            table.add_row(name, o.owner, "", score, _band_text(o.band), "")
             for k in o.key_results:
                 commitment = Text(k.commitment)
                 if k.callout:
@@ -333,8 +352,8 @@ def to_table(sheet: list[CycleScores]) -> RenderableType:
                     Text.assemble("  ", (k.id, "bold"), " ", k.title),
                     k.owner,
                     commitment,
-                    f"{k.score:.2f}",
-                    Text(k.band, style=BAND_STYLE[k.band]),
+                    _score(k.score),
+                    _band_text(k.band),
                     Text(k.note) if k.note else Text(k.basis, style="dim italic"),
                 )
         parts.append(table)

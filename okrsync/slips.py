@@ -4,7 +4,8 @@ Every cycle looks at every linked milestone, because time alone can make one ove
 rule yields a `Slip` with a dedupe key; the outbox stores each key once, so a rule may fire on
 every cycle without an alert being raised twice. Only milestones whose source was fetched
 completely this cycle are judged: a failing source raises nothing for the milestones it feeds,
-and its watches are left as they were.
+and its watches are left as they were. Nor is a milestone of a source that has never synced
+(`unknown`): it was never read, so it is not "deleted" (no `link.broken`) and not late.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Slip:
 
 
 def _judged(m: MilestoneProgress, fetched: set[str], all_fetched: bool) -> bool:
+    if m.not_synced is not None:
+        return False
     return all_fetched if m.implicit else m.source in fetched
 
 

@@ -1,6 +1,8 @@
 """The status tree: one JSON document (SPEC §4, a stable interface) and its Rich rendering.
 
-The terminal tree is drawn from the JSON document, so both always say the same thing.
+The terminal tree is drawn from the JSON document, so both always say the same thing. An
+`unknown` objective, KR or milestone (fed by a source that never synced) has `progress` and
+`score` null and a `reason`: the document never holds a number on data not read.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.okrs import OkrSet
-from okrsync.rollup import MilestoneProgress, Rollup
+from okrsync.rollup import MilestoneProgress, Rollup, shown_progress
 from okrsync.store import SourceState
 
-STATUS_STYLE = {"done": "green", "on_track": "green", "at_risk": "yellow", "off_track": "red"}
+STATUS_STYLE = {
+    "done": "green",
+    "on_track": "green",
+    "at_risk": "yellow",
+    "off_track": "red",
+    "unknown": "magenta",
+}
 
 
 def _day(value: Any) -> str | None:
@@ -46,7 +54,11 @@ def last_reconcile(state: SourceState) -> str | None:
 
 
 def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
-    """Describe a milestone as SPEC §4 does (plus okrsync's extra fields)."""
+    """Describe a milestone as SPEC §4 does (plus okrsync's extra fields).
+
+    A milestone never read (`not_synced`) has no numbers: progress and counts are null.
+    """
+    unread = m.not_synced is not None
     return {
         "source": m.source,
         "key": m.key,
@@ -54,10 +66,10 @@ def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
         "url": m.url,
         "due": _day(m.due),
         "state": m.state,
-        "progress": round(m.progress, 4),
-        "done": m.done,
-        "total": m.total,
-        "excluded": m.excluded,
+        "progress": None if unread else round(m.progress, 4),
+        "done": None if unread else m.done,
+        "total": None if unread else m.total,
+        "excluded": None if unread else m.excluded,
         "status": m.status,
         "forecast": _day(m.forecast),
         "stalled": m.stalled,
@@ -66,6 +78,7 @@ def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
         "missing": m.missing,
         "unestimated": m.unestimated,
         "implicit": m.implicit,
+        "reason": m.not_synced,
     }
 
 
@@ -100,9 +113,10 @@ def status_document(
                     "title": kr.title,
                     "owner": kr.owner,
                     "kind": kr.kind,
-                    "progress": round(krp.progress, 4),
+                    "progress": shown_progress(krp),
                     "score": krp.score,
                     "status": krp.status,
+                    "reason": krp.reason,
                     "confidence": krp.confidence,
                     "expected": round(krp.expected, 4),
                     "value": krp.value,
@@ -119,9 +133,10 @@ def status_document(
                 "team": objective.team,
                 "cycle": objective.cycle_id,
                 "parent": objective.parent,
-                "progress": round(progress.progress, 4),
+                "progress": shown_progress(progress),
                 "score": progress.score,
                 "status": progress.status,
+                "reason": progress.reason,
                 "expected": round(progress.expected, 4),
                 "key_results": key_results,
             }
@@ -149,8 +164,8 @@ def _badge(status: str) -> Text:
     return Text(f"● {status.replace('_', ' ')}", style=STATUS_STYLE.get(status, "white"))
 
 
-def _pct(progress: float) -> str:
-    return f"{progress * 100:.0f}%"
+def _pct(progress: float | None) -> str:
+    return "—" if progress is None else f"{progress * 100:.0f}%"
 
 
 def _milestone_line(m: dict[str, Any]) -> Text:
@@ -159,6 +174,10 @@ def _milestone_line(m: dict[str, Any]) -> Text:
     line.append(f" ({m['key']})", style="dim")
     if m["missing"]:
         line.append("  not found in the tracker", style="red")
+        return line
+    if m.get("reason"):
+        line.append("  not synced yet  ", style="magenta")
+        line.append_text(_badge(m["status"]))
         return line
     line.append(f"  {_pct(m['progress'])}  {m['done']}/{m['total']} done")
     if m["excluded"]:
@@ -229,11 +248,14 @@ def _add_objective(
         kr_label = Text()
         kr_label.append(f"{kr['id']} ", style="bold")
         kr_label.append(kr["title"])
-        kr_label.append(f"  [{kr['owner']}]  score {kr['score']:.2f}  ", style="dim")
+        score = "no score" if kr["score"] is None else f"score {kr['score']:.2f}"
+        kr_label.append(f"  [{kr['owner']}]  {score}  ", style="dim")
         if kr.get("confidence") is not None:
             kr_label.append(f"confidence {kr['confidence']}/10  ", style="dim")
         kr_label.append_text(_badge(kr["status"]))
         kr_node = node.add(kr_label)
+        if kr.get("reason"):
+            kr_node.add(Text(kr["reason"], style="magenta"))
         for m in kr["milestones"]:
             kr_node.add(_milestone_line(m))
     for child in objectives.values():
