@@ -82,6 +82,25 @@ def is_retriable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint(url: str) -> str:
+    """Name the host and port of `url`, so an operator knows what could not be reached.
+
+    Only those two: a webhook URL's path and query often are the secret (Slack's hooks), and
+    its user part may hold a password.
+    """
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "the configured URL"
+    port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme)
+    return f"{parsed.host}:{port}" if port else parsed.host
+
+
 def post(
     channel: str,
     url: str,
@@ -108,13 +127,14 @@ def post(
         else:
             response = client.post(url, content=content, headers=headers)
     except httpx.TimeoutException as exc:
-        msg = f"{channel}: timed out after {HTTP_TIMEOUT:g} s ({type(exc).__name__})"
+        msg = f"{channel}: timed out after {HTTP_TIMEOUT:g} s waiting for {endpoint(url)} ({type(exc).__name__})"
         raise DeliveryError(msg) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         msg = f"{channel}: the URL is not a valid http(s) address ({type(exc).__name__})"
         raise DeliveryError(msg, permanent=True) from None
     except httpx.TransportError as exc:
-        msg = f"{channel}: network error ({type(exc).__name__})"
+        what = "cannot reach" if isinstance(exc, httpx.ConnectError) else "network error with"
+        msg = f"{channel}: {what} {endpoint(url)} ({type(exc).__name__})"
         raise DeliveryError(msg) from None
     status = response.status_code
     if 200 <= status < 300:

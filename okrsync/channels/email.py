@@ -211,7 +211,8 @@ class EmailChannel:
             msg = f"{self._label}: the server does not support what the channel asks for ({exc})"
             raise DeliveryError(msg, permanent=True) from None
         except (smtplib.SMTPException, OSError) as exc:
-            msg = f"{self._label}: {self._progress(delivered, addresses)}: connection failed ({type(exc).__name__}: {strip_controls(str(exc))[:200]})"
+            where = f"{self._host}:{self._settings.smtp_port}"
+            msg = f"{self._label}: {self._progress(delivered, addresses)}: connection to {where} failed ({type(exc).__name__}: {strip_controls(str(exc))[:200]})"
             raise DeliveryError(msg) from None
         if failures:
             permanent = all(error.permanent for _, error in failures)
