@@ -1,4 +1,9 @@
-"""The `okrsync` command line (SPEC §4). Exit codes: 0 ok, 1 a source failed, 2 bad input.
+"""The `okrsync` command line (SPEC §4). Exit codes: 0 ok, 1 a source or a delivery failed, 2 bad input.
+
+"A delivery failed" means any alert that did not get through in this run: failed for good, or
+refused now and left to retry (`sync` then says "N to retry"), so a cron job's monitor hears of
+a dead webhook on the first run, not eight runs later. `alerts test` exits 1 when any channel
+did not take its test alert.
 
 Config and mappings are loaded and validated before the database is opened, so invalid
 input never touches it.
@@ -147,17 +152,22 @@ def validate(
         bool, typer.Option("--tracker", help="Also resolve every link against the trackers.")
     ] = False,
 ) -> None:
-    """Check config and mappings (and, with --tracker, every link)."""
+    """Check config and mappings (and, with --tracker, every link live and `kr:` labels as last synced)."""
+    from okrsync.credentials import missing_credentials
+
     settings, okrs = load(ctx)
-    for warning in okrs.warnings:
+    warnings = [*okrs.warnings, *missing_credentials(settings, config_path(ctx))]
+    for warning in warnings:
         err.print(Text.assemble(("warning: ", "yellow"), str(warning)), highlight=False)
     objectives, krs = len(okrs.objectives), len(okrs.key_results)
-    if strict and okrs.warnings:
-        fail(f"{len(okrs.warnings)} warning(s) with --strict")
+    if strict and warnings:
+        fail(f"{len(warnings)} warning(s) with --strict")
     if tracker:
         from okrsync.resolve import resolve_links, unknown_label_ids
 
-        missing = resolve_links(settings, okrs, now=now()) + unknown_label_ids(settings, okrs)
+        labels = unknown_label_ids(settings, okrs)
+        out.print(f"links resolved live against the trackers; {labels.checked_against}", highlight=False)
+        missing = resolve_links(settings, okrs, now=now()) + labels.problems
         for line in missing:
             err.print(Text.assemble(("error: ", "red"), line), highlight=False)
         if missing:
@@ -205,7 +215,7 @@ def sync(
     if sent.failed:
         line += f", {sent.failed} failed (okrsync alerts --failed)"
     out.print(line, highlight=False)
-    if report.failed or sent.failed:
+    if report.failed or sent.failed or sent.retrying:
         raise typer.Exit(EXIT_FAILED)
 
 

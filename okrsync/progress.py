@@ -183,7 +183,9 @@ def not_synced(session: Session, okrs: OkrSet) -> dict[str, str]:
         return {}
     states = {
         s.name: s
-        for s in session.execute(select(SourceState).where(col(SourceState.name).in_(sorted(named)))).scalars()
+        for s in session.execute(
+            select(SourceState).where(col(SourceState.name).in_(sorted(named)))
+        ).scalars()
     }
     found = {}
     for name in sorted(named):

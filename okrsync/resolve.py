@@ -2,10 +2,16 @@
 
 A link that names a milestone the tracker does not have is reported with the mapping's
 `file:line`, so a typo is caught in review instead of showing up as a broken link later.
+
+`kr:` labels are checked against the last sync, not live: neither tracker can list the items
+whose labels start with a prefix (GitHub's search matches whole labels, Jira's `labels ~` is
+not supported), so finding them live would mean reading every issue, which is what a sync
+does. The output says so, with when each source last synced (`LabelCheck.checked_against`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,26 +41,48 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
     return problems
 
 
-def unknown_label_ids(settings: Any, okrs: OkrSet) -> list[str]:
+@dataclass(frozen=True)
+class LabelCheck:
+    """What `validate --tracker` found of `kr:` labels, and what it checked them against."""
+
+    problems: list[str] = field(default_factory=list)
+    synced: dict[str, datetime | None] = field(default_factory=dict)  # source -> last success
+
+    @property
+    def checked_against(self) -> str:
+        """Say in one line where the labels came from: the last sync of each source, or none."""
+        done = {name: at for name, at in self.synced.items() if at is not None}
+        if not done:
+            return "kr: labels not checked: no source has synced yet (`okrsync sync` reads them)"
+        when = ", ".join(
+            f"{name} at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at else f"{name} never"
+            for name, at in self.synced.items()
+        )
+        return f"kr: labels checked against the last sync ({when}), not the live trackers"
+
+
+def unknown_label_ids(settings: Any, okrs: OkrSet) -> LabelCheck:
     """Name `kr:` ids seen on tracker items at the last sync that match no key result.
 
     They come from the store (the trackers cannot be searched by label prefix), which is
     read without migrating it: validating never writes to the database.
     """
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
     from okrsync.progress import gather, include_pull_requests
-    from okrsync.store import make_engine, session
+    from okrsync.store import SourceState, make_engine, session
 
+    never: dict[str, datetime | None] = dict.fromkeys(settings.sources)
     url = settings.okrsync.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return []
+        return LabelCheck(synced=never)
     engine = make_engine(url)
     try:
         if not inspect(engine).has_table("issue"):
-            return []
+            return LabelCheck(synced=never)
         with session(engine) as db:
+            states = {s.name: s.last_success for s in db.execute(select(SourceState)).scalars()}
             gathered = gather(
                 db,
                 okrs,
@@ -63,14 +91,15 @@ def unknown_label_ids(settings: Any, okrs: OkrSet) -> list[str]:
                 today=datetime.now(UTC).date(),  # any day: only the unknown ids are read
             )
     except SQLAlchemyError:
-        return []
+        return LabelCheck(synced=never)
     finally:
         engine.dispose()
     prefix = settings.okrsync.label_prefix
-    return [
+    problems = [
         f"{prefix}{kr_id} on {', '.join(sorted(where))} matches no key result"
         for kr_id, where in sorted(gathered.unknown_kr_ids.items())
     ]
+    return LabelCheck(problems=problems, synced={name: states.get(name) for name in settings.sources})
 
 
 def _resolve_github(poller: Any, links: list[tuple[Any, Any]]) -> list[str]:

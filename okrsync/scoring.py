@@ -306,7 +306,14 @@ def to_markdown(sheet: list[CycleScores]) -> str:
             for k in o.key_results:
                 reasoning = _cell(k.note) if k.note else f"_{_cell(k.basis)}_"
                 words = CALLOUT_WORDS[k.callout] if k.callout else ""
-                row = [_cell(k.id), _cell(k.title), _cell(k.owner), k.commitment, _score(k.score), k.band or "—"]
+                row = [
+                    _cell(k.id),
+                    _cell(k.title),
+                    _cell(k.owner),
+                    k.commitment,
+                    _score(k.score),
+                    k.band or "—",
+                ]
                 row += [_cell(words), reasoning]
                 out.append("| " + " | ".join(row) + " |")
         out.append("")
