@@ -174,8 +174,8 @@ def not_synced(session: Session, okrs: OkrSet) -> dict[str, str]:
 
     The sources a KR reads are those its links and its `value_source` name (validation has
     checked they are configured). A `kr:` label can only ever be seen on a synced source, so
-    labels make no source "read". The reason is the source's last error, or that it was never
-    polled: "not synced yet: source 'jira': cannot connect to …".
+    labels make no source "read". The reason is the source's last error ("source 'jira':
+    cannot connect to …"), or that it was never polled; the roll-up words it "not synced yet: …".
     """
     named = {link.source for kr in okrs.key_results.values() for link in kr.links}
     named |= {kr.value_source for kr in okrs.key_results.values() if kr.value_query and kr.value_source}
@@ -193,7 +193,7 @@ def not_synced(session: Session, okrs: OkrSet) -> dict[str, str]:
         if state is not None and state.last_success is not None:
             continue
         why = state.last_error if state is not None and state.last_error else None
-        found[name] = f"not synced yet: {why or f'source {name!r} was never polled (okrsync sync)'}"
+        found[name] = why or f"source {name!r} was never polled (okrsync sync)"
     return found
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "AT_RISK_GAP",
     "BURN_UP_WINDOW_DAYS",
     "LOW_CONFIDENCE",
+    "NOT_SYNCED",
     "OFF_TRACK_GAP",
     "Forecast",
     "IssueFacts",
@@ -51,6 +52,7 @@ __all__ = [
     "group_issues",
     "kr_progress",
     "milestone_progress",
+    "not_synced_reason",
     "roll_up",
     "shown_progress",
     "two_decimals",
@@ -150,8 +152,8 @@ class RollupInputs:
     - `values`: current value of metric KRs (latest check-in or tracker count);
     - `confidences`: latest check-in confidence (1–10) per KR id;
     - `include_pull_requests`: per source name; a source not listed leaves pull requests out;
-    - `not_synced`: per source name that has never completed a sync, why ("not synced yet:
-      <its last error>"). Whatever such a source feeds is `unknown` (see `roll_up`).
+    - `not_synced`: per source name that has never completed a sync, why (its last error, or
+      that it was never polled). Whatever such a source feeds is `unknown` (see `roll_up`).
     """
 
     milestones: Mapping[str, Sequence[tuple[MilestoneFacts, float]]] = field(default_factory=dict)
@@ -179,7 +181,8 @@ class MilestoneProgress:
     built by hand (tests) need not spell it out; `milestone_progress` always sets it.
 
     `not_synced` says why a milestone of a source that has never completed a sync is
-    `unknown`: it was never read, so it is neither missing nor late, and its numbers are 0.
+    `unknown` (`reason` puts it in words): it was never read, so it is neither missing nor
+    late, and its numbers are 0.
     """
 
     source: str
@@ -206,12 +209,18 @@ class MilestoneProgress:
     open_count: int = 0
     not_synced: str | None = None
 
+    @property
+    def reason(self) -> str | None:
+        """Why the milestone is `unknown` ("not synced yet: …"), None when it was read."""
+        return not_synced_reason(() if self.not_synced is None else (self.not_synced,))
+
 
 @dataclass(frozen=True)
 class KrProgress:
     """Where one key result stands: progress 0..1, its 2-decimal score and traffic light.
 
-    An `unknown` KR (part of its data was never read, `reason` says which) has no score;
+    An `unknown` KR (part of its data was never read: `not_synced` holds why, once per
+    source, and `reason` says it in words) has no score;
     its `progress` is only what the data read so far adds up to, and no view shows it
     (`shown_progress`).
     """
@@ -224,7 +233,12 @@ class KrProgress:
     value: float | None
     confidence: int | None
     milestones: tuple[MilestoneProgress, ...]
-    reason: str | None = None
+    not_synced: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str | None:
+        """Why the KR is `unknown` ("not synced yet: …"), None when it has a verdict."""
+        return not_synced_reason(self.not_synced)
 
 
 @dataclass(frozen=True)
@@ -236,7 +250,12 @@ class ObjectiveProgress:
     score: float | None
     status: Status
     expected: float
-    reason: str | None = None
+    not_synced: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str | None:
+        """Why the objective is `unknown` ("not synced yet: …"), None when it has a verdict."""
+        return not_synced_reason(self.not_synced)
 
 
 @dataclass(frozen=True)
@@ -267,6 +286,14 @@ def two_decimals(value: float) -> float:
     same float ("0.695") is the value people see and compute by hand; it rounds to 0.70.
     """
     return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+NOT_SYNCED = "not synced yet: "
+
+
+def not_synced_reason(details: Sequence[str]) -> str | None:
+    """Say why something is `unknown`: "not synced yet: " and each unread source's reason once."""
+    return NOT_SYNCED + "; ".join(dict.fromkeys(details)) if details else None
 
 
 def shown_progress(p: KrProgress | ObjectiveProgress) -> float | None:
@@ -611,7 +638,7 @@ def kr_progress(
             value=value,
             confidence=confidence,
             milestones=ms,
-            reason=_joined(unread),
+            not_synced=tuple(dict.fromkeys(unread)),
         )
     return KrProgress(
         id=kr.id,
@@ -623,11 +650,6 @@ def kr_progress(
         confidence=confidence,
         milestones=ms,
     )
-
-
-def _joined(reasons: Iterable[str | None]) -> str:
-    """Join reasons once each, in order of first appearance."""
-    return "; ".join(dict.fromkeys(r for r in reasons if r))
 
 
 def _cycle_of(okrs: OkrSet, objective: Objective) -> Cycle:
@@ -696,14 +718,15 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
         total = sum(w for _, w in parts)
         progress = sum(p * w for p, w in parts) / total if total > 0 else 0.0
         status = worst(p.status for p, _ in krs) or worst(c.status for c, _ in children) or "on_track"
-        unknown = [p.reason for p, _ in krs + children if p.status == "unknown"]
+        unread = [why for p, _ in krs for why in p.not_synced]
+        unread += [why for c, _ in children for why in c.not_synced]
         result = ObjectiveProgress(
             id=objective.id,
             progress=progress,
-            score=None if unknown else two_decimals(progress),
-            status="unknown" if unknown else status,
+            score=None if unread else two_decimals(progress),
+            status="unknown" if unread else status,
             expected=expected_progress(_cycle_of(okrs, objective), today),
-            reason=_joined(unknown) if unknown else None,
+            not_synced=tuple(dict.fromkeys(unread)),
         )
         visiting.discard(objective.id)
         objectives[objective.id] = result

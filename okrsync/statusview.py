@@ -78,7 +78,7 @@ def milestone_json(m: MilestoneProgress) -> dict[str, Any]:
         "missing": m.missing,
         "unestimated": m.unestimated,
         "implicit": m.implicit,
-        "reason": m.not_synced,
+        "reason": m.reason,
     }
 
 

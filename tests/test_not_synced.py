@@ -230,7 +230,7 @@ value_source = "ghe"
     unread = MilestoneFacts(
         "ghe", "acme/enterprise:Onboarding v2", "Onboarding v2", "open", None, (), found=False
     )
-    never = "not synced yet: source 'ghe' was never polled (okrsync sync)"
+    never = "source 'ghe' was never polled (okrsync sync)"
     inputs = RollupInputs(
         milestones={"ENG-1.1": [(read, 1.0)], "ENG-1.2": [(read, 1.0), (unread, 1.0)]},
         not_synced={"ghe": never},
@@ -241,7 +241,10 @@ value_source = "ghe"
         ("at_risk", False),  # read: its own verdict (stalled before its due day)
         ("unknown", False),  # not read: not missing
     ]
-    assert (rollup.key_results["ENG-1.2"].status, rollup.key_results["ENG-1.2"].reason) == ("unknown", never)
+    assert (rollup.key_results["ENG-1.2"].status, rollup.key_results["ENG-1.2"].reason) == (
+        "unknown",
+        f"not synced yet: {never}",
+    )
     assert rollup.key_results["ENG-1.3"].status == "unknown"  # its count was never taken, nobody reported one
 
     checked_in = roll_up(
@@ -267,3 +270,14 @@ value_source = "ghe"
     assert "ENG-1.2 has no score yet (a source it reads has not synced), unknown" in text
     assert "ENG-1.1 0.50" in text
     assert [i.score for i in digests[0].items if i.kr_id == "ENG-1.2"] == [None]
+
+    # Both sources unread: each reason once, behind one "not synced yet:", up to the objective.
+    down = "source 'github': cannot connect"
+    neither = roll_up(
+        okrs,
+        RollupInputs(milestones=inputs.milestones, not_synced={"ghe": never, "github": down}),
+        today=today,
+    )
+    assert neither.key_results["ENG-1.2"].reason == f"not synced yet: {down}; {never}"
+    assert neither.objectives["ENG-1"].reason == f"not synced yet: {down}; {never}"
+    assert neither.objectives["ENG-1"].score is None
