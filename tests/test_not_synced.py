@@ -59,6 +59,9 @@ def test_a_source_that_never_synced_makes_every_view_say_unknown(
 ) -> None:
     project = write_project(tmp_path, database_url=database_url, github_url=dead_url(), token=TOKEN)
     config = ["--config", str(project.config)]
+    fresh = invoke_json(runner, config, "status", "--json")["objectives"][0]["key_results"][0]
+    assert (fresh["status"], fresh["score"]) == ("unknown", None)
+    assert fresh["reason"] == "not synced yet: source 'github' was never polled (okrsync sync)"
 
     synced = runner.invoke(app, [*config, "sync"])
     assert synced.exit_code == 1
