@@ -134,6 +134,7 @@ class Daemon:
         self.sleep = sleep
         self.interval = float(settings.okrsync.poll_interval)
         self.shutdown = False
+        self.stopped_by: int | None = None  # the signal that asked for shutdown, if one did
         self.leader = False
         self.migrated = False
         self.cycles = 0
@@ -148,6 +149,7 @@ class Daemon:
     def request_shutdown(self, signum: int = 0, frame: FrameType | None = None) -> None:
         """Ask the loop to stop after its current step; safe to call from a signal handler."""
         self.shutdown = True  # only the flag: logging or I/O in a handler can deadlock
+        self.stopped_by = self.stopped_by or signum or None
 
     def role(self) -> str:
         return "leader" if self.leader else "follower"
@@ -318,8 +320,8 @@ def _summary(report: CycleReport) -> str:
     return "; ".join(parts)
 
 
-def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None:
-    """Run the daemon and its HTTP server until SIGTERM or SIGINT; return once stopped cleanly."""
+def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int | None:
+    """Run the daemon and its HTTP server until SIGTERM or SIGINT; return that signal once stopped."""
     from okrsync.server import SourceHealthReader, StatusServer, health_probe
     from okrsync.store import make_engine, migrate_if_behind
 
@@ -354,3 +356,4 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None
         engine.dispose()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return daemon.stopped_by

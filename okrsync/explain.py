@@ -54,22 +54,30 @@ def _pct(value: float) -> str:
 
 
 def reasons(kr: KrProgress) -> list[str]:
-    """Say, in SPEC §2's order, every condition that sets the KR's status."""
+    """Say, in SPEC §2's order, every condition that sets the KR's status.
+
+    A milestone is a reason only through the status the roll-up gave it (the one the KR's
+    status is made from), never by re-judging its facts here: a milestone past its due day
+    whose open issues weigh nothing is done, and must not be called late under a headline
+    that says on track.
+    """
     if kr.progress >= 1:
         return ["all of its work is done (progress 100%)"]
     found = []
     for m in kr.milestones:
         name = f"{m.title} ({m.key})"
         open_count = m.open_count
+        if m.status not in ("off_track", "at_risk"):
+            continue
         if m.missing:
             found.append(f"{name} is not in the tracker any more (renamed or deleted?)")
-        elif m.overdue and m.due is not None:
+        elif m.status == "off_track" and m.due is not None:
             found.append(f"{name} was due {m.due.isoformat()} and has {open_count} open issue(s)")
-        elif m.status == "at_risk" and m.stalled and m.due is not None:
+        elif m.stalled and m.due is not None:
             found.append(
                 f"{name} has stalled (nothing done in 14 days) with {open_count} open issue(s), due {m.due.isoformat()}"
             )
-        elif m.status == "at_risk" and m.forecast is not None and m.due is not None:
+        elif m.forecast is not None and m.due is not None:
             found.append(
                 f"{name} is forecast for {m.forecast.isoformat()}, after its due date {m.due.isoformat()}"
             )
