@@ -499,6 +499,13 @@ def demo(
     keep: Annotated[
         Path | None, typer.Option("--keep", help="Write the demo's files here and keep them.")
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the simulated trackers running and run the daemon on them."),
+    ] = False,
+    listen: Annotated[
+        str, typer.Option("--listen", metavar="HOST:PORT", help="With --serve: the daemon's HTTP server.")
+    ] = "127.0.0.1:9464",
 ) -> None:
     """Run the sandbox: simulated trackers, a sync, the status tree. No network, no credentials."""
     from okrsync.sandbox.demo import run_demo
@@ -506,6 +513,13 @@ def demo(
     if not logging.getLogger("okrsync").isEnabledFor(logging.DEBUG):
         for name in ("okrsync", "connectors"):
             logging.getLogger(name).setLevel(logging.WARNING)  # the demo tells its own story
+    if serve:
+        from okrsync.interrupts import Interrupted
+        from okrsync.sandbox.serve import serve_demo
+
+        if serve_demo(out, workdir=keep, listen=listen) == signal.SIGINT:
+            raise Interrupted
+        return
     code = run_demo(out, workdir=keep)
     raise typer.Exit(code)
 
