@@ -201,16 +201,16 @@ def sync(
 ) -> None:
     """Run one cycle: poll, roll up, and print a one-screen summary."""
     from okrsync.engine import run_cycle
+    from okrsync.progressview import progress_hook
 
     settings, okrs = load(ctx)
     if source is not None and source not in settings.sources:
         fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
     engine = open_db(settings)
-    report = _with_progress(
-        lambda hook: run_cycle(
+    with progress_hook(out) as hook:
+        report = run_cycle(
             settings, okrs, engine, now=now(), only=source, progress=hook, deliver=not no_deliver
         )
-    )
     for outcome in report.sources:
         if outcome.ok:
             line = (
@@ -244,23 +244,6 @@ def run(ctx: typer.Context) -> None:
     now()  # a bad OKRSYNC_NOW stops here, with exit 2, not at every cycle
     if serve(settings, okrs, clock=now) == signal.SIGINT:
         raise Interrupted  # stopped cleanly, but at Ctrl-C: say so and exit 130 (SIGTERM: 0)
-
-
-def _with_progress(work: Any) -> Any:
-    """Show a progress line per source on a terminal; plain log lines elsewhere."""
-    if not out.is_terminal:
-        return work(None)
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def hook(name: str, items: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name)
-            bar.update(tasks[name], description=f"{name}: {items} issue(s) fetched")
-
-        return work(hook)
 
 
 def _print_summary(rollup: Any) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from okrsync.engine import (
     CycleReport,
     SourceOutcome,
+    SourceProgress,
     deliver_alerts,
     detect_slips,
     measure_metrics,
@@ -47,6 +48,7 @@ from okrsync.engine import (
 from okrsync.leader import Elector, make_elector
 from okrsync.metrics import Metrics
 from okrsync.okrs import OkrSet
+from okrsync.progressview import LogProgress, every_from_env
 from okrsync.sources import Poller, make_poller
 
 logger = logging.getLogger(__name__)
@@ -143,6 +145,8 @@ class Daemon:
         self.next_lock_check = 0.0
         self.slots = {name: SourceSlot(name, source.kind) for name, source in settings.sources.items()}
         self.pollers: dict[str, Poller] = {}
+        # A long first sync says how far it got in the log every few seconds (progressview).
+        self.shown = LogProgress(every=every_from_env(), clock=monotonic)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -259,9 +263,10 @@ class Daemon:
             wait * self.interval,
         )
 
-    def _progress(self, _name: str, _items: int) -> None:
+    def _progress(self, where: SourceProgress) -> None:
         if self.shutdown:
             raise Stopping
+        self.shown(where)
 
     def _after_failed_step(self, t: float) -> None:
         """Keep the books after an unexpected error: the source that raised backs off like a failure."""
