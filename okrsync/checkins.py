@@ -106,7 +106,9 @@ def unknown_kr_message(kr_id: str, known: Iterable[str]) -> str:
     """
     ids = sorted(known)
     folded = kr_id.casefold()
-    scored = [(difflib.SequenceMatcher(None, known_id.casefold(), folded).ratio(), known_id) for known_id in ids]
+    scored = [
+        (difflib.SequenceMatcher(None, known_id.casefold(), folded).ratio(), known_id) for known_id in ids
+    ]
     # The first of equally near ids in sorted order: ENG-1.1 before ENG-1.2 for `eng-1.l`.
     nearness, nearest = max(scored, key=lambda pair: pair[0], default=(0.0, ""))
     if nearness >= 0.5:

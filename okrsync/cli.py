@@ -237,7 +237,6 @@ def sync(
 def run(ctx: typer.Context) -> None:
     """Run the daemon: a cycle every poll_interval, plus /healthz and /metrics on server.listen."""
     from okrsync.daemon import serve
-
     from okrsync.interrupts import Interrupted
 
     settings, okrs = load(ctx)
@@ -439,7 +438,11 @@ def alerts(
     if as_json:
         sys.stdout.write(json.dumps(alerts_document(rows), indent=2) + "\n")
         return
-    out.print(alerts_table(rows) if rows else Text(f"no {which if which != 'all' else ''} alerts".replace("  ", " ")))
+    out.print(
+        alerts_table(rows)
+        if rows
+        else Text(f"no {which if which != 'all' else ''} alerts".replace("  ", " "))
+    )
 
 
 @alerts_app.command("test")

@@ -34,7 +34,6 @@ from okrsync.store import Event, KrValue, SourceState, session
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class SourceProgress:
     """Where one source's poll stands, for whoever shows progress (okrsync.progressview).

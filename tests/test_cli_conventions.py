@@ -327,7 +327,13 @@ def test_alerts_json_is_the_documented_document(project: Project) -> None:
     assert rescheduled["kr"] == "ENG-1.1" and rescheduled["milestone"] == "acme/web#3"
     assert rescheduled["detected_at"] == "2026-11-20T09:05:00Z"
     assert rescheduled["deliveries"] == [
-        {"channel": "console", "status": "delivered", "attempts": 1, "delivered_at": "2026-11-20T09:05:00Z", "error": None}
+        {
+            "channel": "console",
+            "status": "delivered",
+            "attempts": 1,
+            "delivered_at": "2026-11-20T09:05:00Z",
+            "error": None,
+        }
     ]
     payload = rescheduled["payload"]
     assert payload["id"] == rescheduled["id"] and payload["type"] == "milestone.rescheduled"
@@ -342,5 +348,5 @@ def test_alerts_json_is_the_documented_document(project: Project) -> None:
 def test_readme_documents_the_alerts_document() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split("### Alerts as JSON", 1)[1].split("\n## ", 1)[0]
-    for field in ("due_before", "payload", "deliveries", "backlog", "stable"):
-        assert field in section
+    for name in ("due_before", "payload", "deliveries", "backlog", "stable"):
+        assert name in section

@@ -63,9 +63,15 @@ def _snapshot(done: int, issues: int, **changes: object) -> SourceProgress:
     ("progress", "elapsed", "line"),
     [
         (_snapshot(0, 0), 3.0, "github: 0/10 repos, 0 issues fetched, rate limit 4,100 left"),
-        (_snapshot(3, 12300), 30.0, "github: 3/10 repos, 12,300 issues fetched, rate limit 4,100 left, about 1m 10s left"),
         (
-            _snapshot(0, 2500, name="jira", unit="projects", total=4, expected_issues=10000, rate_remaining=None),
+            _snapshot(3, 12300),
+            30.0,
+            "github: 3/10 repos, 12,300 issues fetched, rate limit 4,100 left, about 1m 10s left",
+        ),
+        (
+            _snapshot(
+                0, 2500, name="jira", unit="projects", total=4, expected_issues=10000, rate_remaining=None
+            ),
             20.0,
             "jira: 0/4 projects, 2,500 issues fetched of 10,000, about 1m 00s left",
         ),
@@ -95,11 +101,15 @@ def test_off_a_terminal_a_line_is_logged_at_most_every_interval(caplog: pytest.L
 def test_on_a_terminal_each_source_has_a_bar_with_its_numbers() -> None:
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=160)
-    columns = (TextColumn("{task.description} {task.fields[units]} {task.fields[issues]} {task.fields[rate]}"),)
+    columns = (
+        TextColumn("{task.description} {task.fields[units]} {task.fields[issues]} {task.fields[rate]}"),
+    )
     with Progress(*columns, console=console, auto_refresh=False) as bar:
         shown = BarProgress(bar)
         shown(_snapshot(2, 700))
-        shown(_snapshot(0, 40, name="jira", unit="projects", total=3, expected_issues=90, rate_remaining=None))
+        shown(
+            _snapshot(0, 40, name="jira", unit="projects", total=3, expected_issues=90, rate_remaining=None)
+        )
         bar.refresh()
         tasks = {task.description: task for task in bar.tasks}
     assert "github 2/10 repos 700 issues rate limit 4,100 left" in screen.getvalue()
@@ -192,7 +202,9 @@ def test_a_piped_sync_logs_progress_lines_and_the_backlog_in_one_line(
     github: GitHubSim, tmp_path: Path, database_url: str
 ) -> None:
     for repo, due in (("acme/api", date(2026, 11, 2)), ("acme/web", date(2026, 11, 9))):
-        number = github.add_milestone(repo, f"{repo} launch", due_on=datetime.combine(due, datetime.min.time(), UTC))
+        number = github.add_milestone(
+            repo, f"{repo} launch", due_on=datetime.combine(due, datetime.min.time(), UTC)
+        )
         github.add_issue(repo, "Still open", milestone=number)
     mapping = """
 [cycle]

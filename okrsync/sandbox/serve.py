@@ -121,13 +121,18 @@ def _print_guide(console: Console, *, sim: GitHubSim, jira: JiraSim, config: Pat
         (f"  curl http://{server.listen}/healthz", ""),
         (f"  {cli} status", ""),
         (f"  {cli} checkin ENG-1.1 --confidence 3 --blocker 'SSO vendor is late'", ""),
-        (f"Move '{title}' ({repo}) {MOVE_DAYS} days later in the simulated GitHub (GitHub's own REST call):", "bold"),
+        (
+            f"Move '{title}' ({repo}) {MOVE_DAYS} days later in the simulated GitHub (GitHub's own REST call):",
+            "bold",
+        ),
         (f"  {move_due_command(sim, repo=repo, number=milestone.number, due=new_due)}", ""),
-        (f"Within {interval} s the milestone.rescheduled alert is delivered (logged below); list it with:", "bold"),
+        (
+            f"Within {interval} s the milestone.rescheduled alert is delivered (logged below); list it with:",
+            "bold",
+        ),
         (f"  {cli} alerts", ""),
         ("", ""),
         ("Ctrl-C stops the daemon and the simulators.", "dim"),
     ]
     for text, style in lines:
         console.print(Text(text, style=style), soft_wrap=True)
-
