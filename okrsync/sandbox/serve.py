@@ -75,6 +75,9 @@ def serve_demo(console: Console, *, workdir: Path | None, listen: str) -> int | 
     else:
         folder = workdir
         folder.mkdir(parents=True, exist_ok=True)
+        # The simulators are seeded afresh each time: a database kept from an earlier run holds
+        # cursors past what they now hold, and would miss it.
+        (folder / "okrsync.db").unlink(missing_ok=True)
     sim_time = [moment]  # seeding dates the history by hand; then the simulators follow the clock
     sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: sim_time[0])
     jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: sim_time[0])
@@ -111,6 +114,10 @@ def _print_guide(console: Console, *, sim: GitHubSim, jira: JiraSim, config: Pat
     assert milestone.due_on is not None  # the demo seeds it with a due date
     new_due = milestone.due_on + timedelta(days=MOVE_DAYS)
     cli = f"okrsync -c {shlex.quote(str(config))}"
+    if abs(sim.now() - datetime.now(UTC)) > timedelta(minutes=1):
+        # Outside the demo's quarter its clock is pinned (demo.demo_now): commands run by hand
+        # must read the same day, or `status` judges the OKRs on another date.
+        cli = f"OKRSYNC_NOW={sim.now():%Y-%m-%dT%H:%M:%SZ} {cli}"
     lines = [
         ("okrsync demo --serve", "bold"),
         (f"  simulated GitHub: {sim.url}   simulated Jira: {jira.url}", ""),
