@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from connectors.progress import PollProgress
+
 IssueStatus = Literal["open", "done", "excluded"]
 
 
@@ -123,6 +125,7 @@ class PollRun:
     not_modified: int = 0
     rate_remaining: int | None = None
     complete: bool = False
+    progress: PollProgress = field(default_factory=PollProgress)
     _batches: Iterator[Batch] = field(default_factory=lambda: iter(()))
 
     def batches(self) -> Iterator[Batch]:

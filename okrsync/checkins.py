@@ -41,6 +41,7 @@ __all__ = [
     "metric_value",
     "metric_values",
     "parse_confidence",
+    "resolve_kr_id",
     "since",
     "unknown_kr_message",
 ]
@@ -82,12 +83,36 @@ def parse_confidence(text: str) -> int:
     return value
 
 
+def resolve_kr_id(kr_id: str, known: Iterable[str]) -> str | None:
+    """Return the known id `kr_id` names, ignoring case; None when it names none, or several.
+
+    KR ids are written in capitals by convention (`ENG-1.1`), and `eng-1.1` typed at a prompt
+    can only mean that one: it is accepted. Two ids differing only in case (allowed in the
+    mappings, though confusing) make a lower-case spelling ambiguous, so only an exact match
+    picks one of them.
+    """
+    ids = set(known)
+    if kr_id in ids:
+        return kr_id
+    folded = [known_id for known_id in ids if known_id.casefold() == kr_id.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def unknown_kr_message(kr_id: str, known: Iterable[str]) -> str:
-    """Say a KR id is unknown and suggest the nearest known one, so a typo is a one-line fix."""
+    """Say a KR id is unknown and suggest the nearest known one, so a typo is a one-line fix.
+
+    Nearness ignores case: `eng-1.l` is nearest to `ENG-1.1`, not to `CO-1.1`, which a
+    case-sensitive comparison finds nearer (it shares more characters with a lower-case id).
+    """
     ids = sorted(known)
-    close = difflib.get_close_matches(kr_id, ids, n=1, cutoff=0.5)
-    if close:
-        return f"no key result {kr_id!r}; did you mean {close[0]!r}?"
+    folded = kr_id.casefold()
+    scored = [
+        (difflib.SequenceMatcher(None, known_id.casefold(), folded).ratio(), known_id) for known_id in ids
+    ]
+    # The first of equally near ids in sorted order: ENG-1.1 before ENG-1.2 for `eng-1.l`.
+    nearness, nearest = max(scored, key=lambda pair: pair[0], default=(0.0, ""))
+    if nearness >= 0.5:
+        return f"no key result {kr_id!r}; did you mean {nearest!r}?"
     shown = ", ".join(ids[:20]) + (", …" if len(ids) > 20 else "")
     return f"no key result {kr_id!r}; known: {shown or 'none'}"
 

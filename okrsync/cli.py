@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,14 +26,16 @@ from rich.console import Console
 from rich.text import Text
 
 from okrsync import logs
+from okrsync.cliconventions import ConventionalGroup
 from okrsync.errors import InputError, OkrsyncError
 
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(
+    cls=ConventionalGroup,
     help="Link OKRs to the real work in Jira and GitHub.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -50,6 +53,23 @@ class LogFormatChoice(StrEnum):
     auto = "auto"
     text = "text"
     json = "json"
+
+
+class ScoreFormat(StrEnum):
+    """The values of `score --format`."""
+
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+def print_version(asked: bool) -> None:
+    """Print `okrsync X.Y.Z` (the installed distribution's version) and exit 0."""
+    if asked:
+        from importlib.metadata import version
+
+        out.print(f"okrsync {version('okrsync')}", highlight=False)
+        raise typer.Exit()
 
 
 class Context:
@@ -74,6 +94,10 @@ def main_options(
             help="auto: Rich on a terminal, else JSON lines when OKRSYNC_LOG_FORMAT=json, else text.",
         ),
     ] = LogFormatChoice.auto,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=print_version),
+    ] = False,
 ) -> None:
     logs.configure(verbose=verbose, fmt=log_format.value)
     ctx.obj = Context(config)
@@ -187,16 +211,16 @@ def sync(
 ) -> None:
     """Run one cycle: poll, roll up, and print a one-screen summary."""
     from okrsync.engine import run_cycle
+    from okrsync.progressview import progress_hook
 
     settings, okrs = load(ctx)
     if source is not None and source not in settings.sources:
         fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
     engine = open_db(settings)
-    report = _with_progress(
-        lambda hook: run_cycle(
+    with progress_hook(out) as hook:
+        report = run_cycle(
             settings, okrs, engine, now=now(), only=source, progress=hook, deliver=not no_deliver
         )
-    )
     for outcome in report.sources:
         if outcome.ok:
             line = (
@@ -223,27 +247,12 @@ def sync(
 def run(ctx: typer.Context) -> None:
     """Run the daemon: a cycle every poll_interval, plus /healthz and /metrics on server.listen."""
     from okrsync.daemon import serve
+    from okrsync.interrupts import Interrupted
 
     settings, okrs = load(ctx)
     now()  # a bad OKRSYNC_NOW stops here, with exit 2, not at every cycle
-    serve(settings, okrs, clock=now)
-
-
-def _with_progress(work: Any) -> Any:
-    """Show a progress line per source on a terminal; plain log lines elsewhere."""
-    if not out.is_terminal:
-        return work(None)
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def hook(name: str, items: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name)
-            bar.update(tasks[name], description=f"{name}: {items} issue(s) fetched")
-
-        return work(hook)
+    if serve(settings, okrs, clock=now) == signal.SIGINT:
+        raise Interrupted  # stopped cleanly, but at Ctrl-C: say so and exit 130 (SIGTERM: 0)
 
 
 def _print_summary(rollup: Any) -> None:
@@ -282,12 +291,13 @@ def status(
 
 
 def known_kr(okrs: Any, kr_id: str) -> str:
-    """Return `kr_id` if the mappings define it, else exit 2 naming it and the nearest id."""
-    from okrsync.checkins import unknown_kr_message
+    """Return the mappings' spelling of `kr_id` (case ignored), else exit 2 naming the nearest id."""
+    from okrsync.checkins import resolve_kr_id, unknown_kr_message
 
-    if kr_id not in okrs.key_results:
+    found = resolve_kr_id(kr_id, okrs.key_results)
+    if found is None:
         fail(unknown_kr_message(kr_id, okrs.key_results))
-    return kr_id
+    return found
 
 
 @app.command()
@@ -312,7 +322,7 @@ def checkin(
     from okrsync.store import session
 
     settings, okrs = load(ctx)
-    known_kr(okrs, kr_id)
+    kr_id = known_kr(okrs, kr_id)
     try:
         level = checkins.parse_confidence(confidence)
     except ValueError as exc:
@@ -355,7 +365,7 @@ def explain(
     from okrsync.explain import explain_for, render
 
     settings, okrs = load(ctx)
-    known_kr(okrs, kr_id)
+    kr_id = known_kr(okrs, kr_id)
     engine = open_db(settings)
     document = explain_for(settings, okrs, engine, kr_id, moment=now())
     if as_json:
@@ -369,8 +379,8 @@ def score(
     ctx: typer.Context,
     cycle: Annotated[str | None, typer.Option("--cycle", help="Only this cycle.")] = None,
     output: Annotated[
-        str, typer.Option("--format", help="table, markdown or json (json: see the README).")
-    ] = "table",
+        ScoreFormat, typer.Option("--format", help="How to print the scores (json: see the README).")
+    ] = ScoreFormat.table,
     notes: Annotated[
         list[str] | None,
         typer.Option("--note", metavar="KR-ID=TEXT", help="Store a KR's reasoning (empty TEXT removes it)."),
@@ -383,8 +393,6 @@ def score(
     from okrsync.store import session
 
     settings, okrs = load(ctx)
-    if output not in ("table", "markdown", "json"):
-        fail(f"--format {output!r}: expected table, markdown or json")
     if cycle is not None and cycle not in okrs.cycles:
         fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
     parsed = []
@@ -419,11 +427,14 @@ def alerts(
     pending: Annotated[bool, typer.Option("--pending", help="Only alerts still to be delivered.")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only alerts whose delivery failed.")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Every alert, backlog included (default).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the stable JSON document (see the README).")
+    ] = False,
 ) -> None:
-    """List alerts and their deliveries (default: all)."""
+    """List alerts and their deliveries, newest day first (default: all)."""
     if ctx.invoked_subcommand is not None:
         return
+    from okrsync.alertsview import alerts_document, alerts_table
     from okrsync.outbox import listing
     from okrsync.store import session
 
@@ -435,42 +446,13 @@ def alerts(
     with session(engine) as db:
         rows = listing(db, which=which)
     if as_json:
-        document = [
-            {
-                "id": e.id,
-                "type": e.type,
-                "kr": e.kr_id,
-                "milestone": e.milestone_key,
-                "owner": e.owner,
-                "day": e.day.isoformat(),
-                "backlog": e.backlog,
-                "text": e.payload.get("text"),
-                "deliveries": [
-                    {"channel": d.channel, "status": d.status, "attempts": d.attempts, "error": d.last_error}
-                    for d in deliveries
-                ],
-            }
-            for e, deliveries in rows
-        ]
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(json.dumps(alerts_document(rows), indent=2) + "\n")
         return
-    from rich.table import Table
-
-    table = Table(show_edge=False)
-    for column in ("day", "type", "kr", "text", "deliveries"):
-        table.add_column(column)
-    for e, deliveries in rows:
-        states = ", ".join(
-            f"{d.channel}: {d.status}" + (f" ({d.last_error})" if d.last_error else "") for d in deliveries
-        )
-        table.add_row(
-            e.day.isoformat(),
-            e.type,
-            e.kr_id or "",
-            e.payload.get("text", ""),
-            states or ("backlog" if e.backlog else "—"),
-        )
-    out.print(table if rows else Text(f"no {which if which != 'all' else ''} alerts".replace("  ", " ")))
+    out.print(
+        alerts_table(rows)
+        if rows
+        else Text(f"no {which if which != 'all' else ''} alerts".replace("  ", " "))
+    )
 
 
 @alerts_app.command("test")
@@ -513,6 +495,13 @@ def demo(
     keep: Annotated[
         Path | None, typer.Option("--keep", help="Write the demo's files here and keep them.")
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the simulated trackers running and run the daemon on them."),
+    ] = False,
+    listen: Annotated[
+        str, typer.Option("--listen", metavar="HOST:PORT", help="With --serve: the daemon's HTTP server.")
+    ] = "127.0.0.1:9464",
 ) -> None:
     """Run the sandbox: simulated trackers, a sync, the status tree. No network, no credentials."""
     from okrsync.sandbox.demo import run_demo
@@ -520,6 +509,13 @@ def demo(
     if not logging.getLogger("okrsync").isEnabledFor(logging.DEBUG):
         for name in ("okrsync", "connectors"):
             logging.getLogger(name).setLevel(logging.WARNING)  # the demo tells its own story
+    if serve:
+        from okrsync.interrupts import Interrupted
+        from okrsync.sandbox.serve import serve_demo
+
+        if serve_demo(out, workdir=keep, listen=listen) == signal.SIGINT:
+            raise Interrupted
+        return
     code = run_demo(out, workdir=keep)
     raise typer.Exit(code)
 
@@ -536,8 +532,14 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 def main() -> None:
     """Entry point of the `okrsync` console script."""
+    from okrsync import interrupts
+
+    interrupts.install()
     try:
         app()
+    except interrupts.Interrupted:
+        err.print(interrupts.MESSAGE, markup=False, highlight=False)
+        sys.exit(interrupts.EXIT_INTERRUPTED)
     except OkrsyncError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_FAILED)

@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from okrsync.engine import (
     CycleReport,
     SourceOutcome,
+    SourceProgress,
     deliver_alerts,
     detect_slips,
     measure_metrics,
@@ -47,6 +48,7 @@ from okrsync.engine import (
 from okrsync.leader import Elector, make_elector
 from okrsync.metrics import Metrics
 from okrsync.okrs import OkrSet
+from okrsync.progressview import LogProgress, every_from_env
 from okrsync.sources import Poller, make_poller
 
 logger = logging.getLogger(__name__)
@@ -134,6 +136,7 @@ class Daemon:
         self.sleep = sleep
         self.interval = float(settings.okrsync.poll_interval)
         self.shutdown = False
+        self.stopped_by: int | None = None  # the signal that asked for shutdown, if one did
         self.leader = False
         self.migrated = False
         self.cycles = 0
@@ -142,12 +145,15 @@ class Daemon:
         self.next_lock_check = 0.0
         self.slots = {name: SourceSlot(name, source.kind) for name, source in settings.sources.items()}
         self.pollers: dict[str, Poller] = {}
+        # A long first sync says how far it got in the log every few seconds (progressview).
+        self.shown = LogProgress(every=every_from_env(), clock=monotonic)
 
     # --- the loop ------------------------------------------------------------------------
 
     def request_shutdown(self, signum: int = 0, frame: FrameType | None = None) -> None:
         """Ask the loop to stop after its current step; safe to call from a signal handler."""
         self.shutdown = True  # only the flag: logging or I/O in a handler can deadlock
+        self.stopped_by = self.stopped_by or signum or None
 
     def role(self) -> str:
         return "leader" if self.leader else "follower"
@@ -257,9 +263,10 @@ class Daemon:
             wait * self.interval,
         )
 
-    def _progress(self, _name: str, _items: int) -> None:
+    def _progress(self, where: SourceProgress) -> None:
         if self.shutdown:
             raise Stopping
+        self.shown(where)
 
     def _after_failed_step(self, t: float) -> None:
         """Keep the books after an unexpected error: the source that raised backs off like a failure."""
@@ -318,8 +325,8 @@ def _summary(report: CycleReport) -> str:
     return "; ".join(parts)
 
 
-def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None:
-    """Run the daemon and its HTTP server until SIGTERM or SIGINT; return once stopped cleanly."""
+def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int | None:
+    """Run the daemon and its HTTP server until SIGTERM or SIGINT; return that signal once stopped."""
     from okrsync.server import SourceHealthReader, StatusServer, health_probe
     from okrsync.store import make_engine, migrate_if_behind
 
@@ -354,3 +361,4 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None
         engine.dispose()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return daemon.stopped_by

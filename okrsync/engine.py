@@ -33,7 +33,25 @@ from okrsync.store import Event, KrValue, SourceState, session
 
 logger = logging.getLogger(__name__)
 
-ProgressHook = Callable[[str, int], None]  # (source name, items written so far)
+
+@dataclass(frozen=True)
+class SourceProgress:
+    """Where one source's poll stands, for whoever shows progress (okrsync.progressview).
+
+    `issues` were fetched and written so far; `done` of `total` are the connector's units
+    (`repos`, `projects`); `expected_issues` is the tracker's own count when it gives one.
+    """
+
+    name: str
+    issues: int
+    unit: str
+    done: int
+    total: int | None
+    expected_issues: int | None
+    rate_remaining: int | None
+
+
+ProgressHook = Callable[[SourceProgress], None]
 
 
 @dataclass
@@ -147,13 +165,14 @@ def detect_slips(
             today=today,
             send_backlog=settings.alerts.send_backlog,
         )
+    backlog = 0
     for event in created:
-        logger.info(
-            "%s %s: %s",
-            "recorded (backlog)" if event.backlog else "detected",
-            event.type,
-            event.payload["text"],
-        )
+        if event.backlog:
+            backlog += 1  # a first sync can record hundreds: one line for them all, below
+            continue
+        logger.info("detected %s: %s", event.type, event.payload["text"])
+    if backlog:
+        logger.info("recorded %d backlog alert(s), not sent: see `okrsync alerts --all`", backlog)
     return created, rollup
 
 
@@ -298,6 +317,9 @@ def poll_source(
         try:
             writer = IssueWriter(db, name, label_prefix=settings.okrsync.label_prefix)
             run = poller.poll(dict(state.cursor), StoredIssues(db, name, writer=writer), now=now)
+            if progress is not None:
+                hook = progress
+                run.progress.listener = lambda: hook(_snapshot(run, outcome))
             try:
                 _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
             finally:
@@ -365,7 +387,20 @@ def _store_batches(
         outcome.milestones += len(batch.milestones)
         outcome.removed += len(batch.removed_issues)
         if progress is not None:
-            progress(outcome.name, outcome.issues)
+            progress(_snapshot(run, outcome))
+
+
+def _snapshot(run: PollRun, outcome: SourceOutcome) -> SourceProgress:
+    told = run.progress
+    return SourceProgress(
+        name=outcome.name,
+        issues=outcome.issues,
+        unit=told.unit,
+        done=told.done,
+        total=told.total,
+        expected_issues=told.expected_issues,
+        rate_remaining=run.rate_remaining,
+    )
 
 
 def measure_metrics(poller: Poller, okrs: OkrSet, engine: Engine, *, now: datetime) -> dict[str, float]:

@@ -64,7 +64,11 @@ def _pct(value: float) -> str:
 def reasons(kr: KrProgress) -> list[str]:
     """Say, in SPEC §2's order, every condition that sets the KR's status.
 
-    An `unknown` KR has one reason: what was never read. Nothing else is judged on it.
+    A milestone is a reason only through the status the roll-up gave it (the one the KR's
+    status is made from), never by re-judging its facts here: a milestone past its due day
+    whose open issues weigh nothing is done, and must not be called late under a headline
+    that says on track. An `unknown` KR has one reason: what was never read. Nothing else is
+    judged on it.
     """
     if kr.status == "unknown":
         return [f"{kr.reason}; no verdict until every source it reads has synced"]
@@ -74,15 +78,17 @@ def reasons(kr: KrProgress) -> list[str]:
     for m in kr.milestones:
         name = f"{m.title} ({m.key})"
         open_count = m.open_count
+        if m.status not in ("off_track", "at_risk"):
+            continue
         if m.missing:
             found.append(f"{name} is not in the tracker any more (renamed or deleted?)")
-        elif m.overdue and m.due is not None:
+        elif m.status == "off_track" and m.due is not None:
             found.append(f"{name} was due {m.due.isoformat()} and has {open_count} open issue(s)")
-        elif m.status == "at_risk" and m.stalled and m.due is not None:
+        elif m.stalled and m.due is not None:
             found.append(
                 f"{name} has stalled (nothing done in 14 days) with {open_count} open issue(s), due {m.due.isoformat()}"
             )
-        elif m.status == "at_risk" and m.forecast is not None and m.due is not None:
+        elif m.forecast is not None and m.due is not None:
             found.append(
                 f"{name} is forecast for {m.forecast.isoformat()}, after its due date {m.due.isoformat()}"
             )

@@ -312,8 +312,14 @@ def dispatch(
 
 
 def listing(db: Session, *, which: str) -> list[tuple[Event, list[Delivery]]]:
-    """List events with their deliveries: pending, failed, or all (newest first)."""
-    query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id))
+    """List events with their deliveries: pending, failed, or all (newest day first).
+
+    By the day of onset, not detection: a first sync detects a whole backlog at once, and
+    its alerts read best in the order they happened.
+    """
+    query = select(Event).order_by(
+        col(Event.day).desc(), col(Event.detected_at).desc(), col(Event.type), col(Event.kr_id), col(Event.id)
+    )
     if which in ("pending", "failed"):
         statuses = ["pending", "sending"] if which == "pending" else ["failed"]
         query = query.where(

@@ -232,7 +232,7 @@ def test_notes_are_stored_updated_and_removed(demo_org: Demo) -> None:
     [
         (["--note", "ENG-1.9=x"], "no key result 'ENG-1.9'; did you mean"),
         (["--note", "ENG-1.2"], "expected KR-ID=TEXT"),
-        (["--format", "csv"], "expected table, markdown or json"),
+        (["--format", "csv"], "'csv' is not one of 'table',"),  # a usage error naming the choices
         (["--cycle", "2027"], "no such cycle"),
     ],
 )

@@ -122,8 +122,9 @@ class GitHubPoller:
             if self.concurrency > 1 and len(self.repos) > 1
             else None
         )
+        run.progress.begin(unit="repos", total=len(self.repos))
         try:
-            for repo in self.repos:
+            for done, repo in enumerate(self.repos, start=1):
                 state = states.setdefault(repo, {})
                 listed_all = "high_water" not in state
                 items = ahead.take(repo) if ahead is not None else self.fetch_repo(repo, state, run, now=now)
@@ -143,6 +144,7 @@ class GitHubPoller:
                     # (README, "How okrsync reads GitHub"), instead of listing the repo twice.
                     state.setdefault("reconciled_at", utc_text(now))
                 yield from reconciler.reconcile(repo, state, known, now=now)
+                run.progress.reach(done)
             run.cursor["reconciled_at"] = oldest_reconcile(states, self.repos)
         finally:
             if ahead is not None:

@@ -268,6 +268,7 @@ class JiraPoller:
             epics={p: set(keys) for p, keys in state["epics"].items()},
         )
 
+        run.progress.begin(unit="projects", total=len(self.projects))
         yield from self._versions()
         yield Batch(
             milestones=[jql_record(s, site_url=self.url) for s in self.jql_sets],
@@ -281,6 +282,7 @@ class JiraPoller:
         if check_due:
             yield from self._deleted(poll, read_in_full=set(fresh))
             state["deleted_checked_at"] = now.isoformat()
+        run.progress.reach(len(self.projects))
 
         if poll.newest is not None:
             # Never past the poll's start: an issue stamped later is read again next time.
@@ -329,10 +331,19 @@ class JiraPoller:
         # The next page is read while this one is classified and stored (connectors/ahead.py);
         # nothing else uses the client until the search is over.
         pages = self._search(
-            "searching updated issues", jql, self._site.search_fields(), page_size=self.page_size
+            "searching updated issues",
+            jql,
+            self._site.search_fields(),
+            page_size=self.page_size,
+            on_total=poll.run.progress.expect,
         )
+        # In key order the search goes through the projects one after the other: every project
+        # met before the current one is done (for the progress shown; the rest at the end).
+        met: set[str] = set()
         for page in read_ahead(pages, name=f"okrsync-{self.name}-search"):
             yield self._batch(poll, page)
+            met.update(str(raw.get("key", "")).rsplit("-", 1)[0] for raw in page)
+            poll.run.progress.reach(len(met) - 1)
 
     def _jql_stragglers(self, poll: _Poll) -> Iterator[Batch]:
         """Fetch JQL-set members the main search did not return, and stored members that left.
@@ -479,9 +490,19 @@ class JiraPoller:
     # --- requests ----------------------------------------------------------------------------
 
     def _search(
-        self, what: str, jql: str, fields: list[str], *, page_size: int
+        self,
+        what: str,
+        jql: str,
+        fields: list[str],
+        *,
+        page_size: int,
+        on_total: Callable[[int], None] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page of a search's raw issues (Cloud: page tokens; Data Center: offsets)."""
+        """Yield each page of a search's raw issues (Cloud: page tokens; Data Center: offsets).
+
+        Data Center's pages say how many issues match (`total`), told to `on_total` once;
+        Cloud's `/search/jql` does not count (its count is a separate request, not made here).
+        """
         jira = self.connect()
         if self._cloud:
             token: str | None = None
@@ -515,8 +536,10 @@ class JiraPoller:
             )
             page = self.caller.call(what, call)
             issues = _issues_of(page, self.name, what)
-            yield issues
             total = int(page.get("total") or 0)
+            if on_total is not None and start == 0:
+                on_total(total)
+            yield issues
             if not issues or start + len(issues) >= total:
                 return
             start += len(issues) - (_STEP_BACK if len(issues) > _STEP_BACK else 0)

@@ -156,21 +156,30 @@ def seed_jira(jira: JiraSim, sim_time: list[datetime], *, now: datetime) -> None
     sim_time[0] = now
 
 
-def write_config(folder: Path, *, github_url: str, jira_url: str) -> Path:
-    """Write the demo's config.toml and copy its mappings; return the config path."""
+def write_config(
+    folder: Path, *, github_url: str, jira_url: str, poll_interval: int = 60, listen: str | None = None
+) -> Path:
+    """Write the demo's config.toml and copy its mappings; return the config path.
+
+    The sources point at the simulators, which live only as long as the demo: after a plain
+    `okrsync demo --keep DIR` the database can still be read (`status`, `alerts`), while
+    `sync` and `run` need `okrsync demo --serve`, which keeps them running.
+    """
     mappings = folder / "mappings"
     if mappings.exists():
         shutil.rmtree(mappings)
     shutil.copytree(DEMO_MAPPINGS, mappings)
     config = folder / "config.toml"
+    server = f'\n[server]\nlisten = "{listen}"\n' if listen else ""
     config.write_text(
-        f"""# Written by `okrsync demo`: the simulated GitHub on 127.0.0.1.
+        f"""# Written by `okrsync demo`: the simulated GitHub and Jira on 127.0.0.1, alive only while
+# the demo runs (`okrsync demo --serve` keeps them running, with `okrsync run` on this file).
 [okrsync]
 database_url = "sqlite:///{(folder / "okrsync.db").as_posix()}"
 mappings = "mappings"
 timezone = "Europe/Berlin"
-poll_interval = 60
-
+poll_interval = {poll_interval}
+{server}
 [sources.github]
 kind = "github"
 base_url = "{github_url}"

@@ -570,3 +570,35 @@ def test_request_log_records_the_call_but_never_the_token(sim: GitHubSim, http: 
     for entry in (ok, refused):
         dumped = json.dumps([repr(entry), entry.headers, entry.authorization])
         assert TOKEN not in dumped and "wrong-token" not in dumped
+
+
+# --- changing a milestone from outside (okrsync demo --serve) ----------------------------------
+
+
+def test_pygithub_edits_a_milestone_due_date_title_and_state(sim: GitHubSim, clock: FakeClock) -> None:
+    repo = sim.add_repo("acme/web")
+    number = sim.add_milestone(repo, "Onboarding v2", due_on=datetime(2026, 12, 4, 8, tzinfo=UTC))
+    clock.tick(60)
+    milestone = pygithub(sim).get_repo("acme/web").get_milestone(number)
+
+    milestone.edit("Onboarding v2.1", due_on=date(2026, 12, 18), state="closed")
+
+    stored = sim.milestone(repo, number)
+    assert stored.due_on is not None and stored.due_on.date() == date(2026, 12, 18)
+    assert stored.title == "Onboarding v2.1" and stored.state == "closed"
+    assert stored.updated_at == clock.now
+    assert milestone.due_on is not None and milestone.due_on.date() == date(2026, 12, 18)
+
+
+def test_patch_milestone_removes_a_due_date_and_refuses_a_bad_one(sim: GitHubSim, http: httpx.Client) -> None:
+    repo = sim.add_repo("acme/web")
+    number = sim.add_milestone(repo, "Onboarding v2", due_on=datetime(2026, 12, 4, 8, tzinfo=UTC))
+
+    refused = http.patch(f"/repos/acme/web/milestones/{number}", json={"due_on": "next week"})
+    missing = http.patch("/repos/acme/web/milestones/99", json={"due_on": None})
+    removed = http.patch(f"/repos/acme/web/milestones/{number}", json={"due_on": None})
+
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "due_on"
+    assert missing.status_code == 404
+    assert removed.status_code == 200 and removed.json()["due_on"] is None
+    assert sim.milestone(repo, number).due_on is None
