@@ -45,6 +45,7 @@ from okrsync.engine import (
     poll_source,
 )
 from okrsync.leader import Elector, make_elector
+from okrsync.liveness import Heartbeat
 from okrsync.metrics import Metrics
 from okrsync.okrs import OkrSet
 from okrsync.sources import Poller, make_poller
@@ -122,6 +123,7 @@ class Daemon:
         migrate: Callable[[], None] = lambda: None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.okrs = okrs
@@ -133,6 +135,7 @@ class Daemon:
         self.monotonic = monotonic
         self.sleep = sleep
         self.interval = float(settings.okrsync.poll_interval)
+        self.heartbeat = heartbeat or Heartbeat(interval=self.interval, monotonic=monotonic)
         self.shutdown = False
         self.leader = False
         self.migrated = False
@@ -162,6 +165,7 @@ class Daemon:
         )
         while not self.shutdown:
             t = self.monotonic()  # the clock, once per step
+            self.heartbeat.beat()
             try:
                 self.step(t)
             except Stopping:
@@ -214,7 +218,9 @@ class Daemon:
     def _poll(self, cycle: Cycle, slot: SourceSlot) -> None:
         poller = self.pollers.get(slot.name)
         if poller is None:
-            poller = self.pollers[slot.name] = make_poller(self.settings.sources[slot.name], self.okrs)
+            poller = self.pollers[slot.name] = make_poller(
+                self.settings.sources[slot.name], self.okrs, ca_bundle=self.settings.http.ca_bundle
+            )
         outcome = poll_source(
             poller,
             self.engine,
@@ -241,11 +247,19 @@ class Daemon:
             fetched=fetched,
             all_fetched=fetched == set(self.settings.sources),
         )
+        if report.rollup is not None:
+            self.metrics.record_rollup(report.rollup, self.okrs)
         report.delivery = deliver_alerts(self.settings, self.engine, now=cycle.moment)
         duration = self.monotonic() - cycle.tick
         self.metrics.record_cycle(report, duration=duration)
         self.cycles += 1
-        logger.info("cycle %d done in %.2fs: %s", self.cycles, duration, _summary(report))
+        logger.info(
+            "cycle %d done in %.2fs: %s",
+            self.cycles,
+            duration,
+            _summary(report),
+            extra={"cycle": self.cycles},
+        )
 
     def _backoff(self, cycle: Cycle, slot: SourceSlot) -> None:
         wait = slot.failed(tick=cycle.tick, interval=self.interval)
@@ -255,9 +269,11 @@ class Daemon:
             slot.failures,
             wait,
             wait * self.interval,
+            extra={"source": slot.name, "cycle": self.cycles + 1},
         )
 
     def _progress(self, _name: str, _items: int) -> None:
+        self.heartbeat.beat()  # a long poll that keeps writing pages is not stuck
         if self.shutdown:
             raise Stopping
 
@@ -328,6 +344,7 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None
     elector = make_elector(url)
     metrics = Metrics()
     metrics.known_sources(settings.sources)
+    metrics.known_channels(settings.alerts.channels)
 
     def migrate() -> None:
         migrate_if_behind(engine, url=url)  # a cheap revision read when nothing is due
@@ -341,6 +358,7 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> None
         host=settings.server.host,
         port=settings.server.port,
         health=health_probe(reader, daemon.role),
+        live=daemon.heartbeat.probe,
         metrics=metrics,
         token=settings.server.token,
     )
