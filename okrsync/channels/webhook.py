@@ -33,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretBytes
+
 from okrsync.channels.base import USER_AGENT, Alert, post
 from okrsync.settings import ChannelSettings
 
@@ -89,10 +91,10 @@ class WebhookChannel:
         self.name = settings.name
         self._url = settings.url
         self._secret = settings.secret
-        self._standard_key: bytes | None = None
+        self._standard_key: SecretBytes | None = None  # Secret*: a repr or a traceback hides it
         if settings.secret is not None:
             try:
-                self._standard_key = standard_key(settings.secret.get_secret_value())
+                self._standard_key = SecretBytes(standard_key(settings.secret.get_secret_value()))
             except ValueError as exc:
                 msg = f"webhook channel {settings.name!r}: secret: {exc}"
                 raise ValueError(msg) from None
@@ -117,7 +119,7 @@ class WebhookChannel:
                 self._secret.get_secret_value().encode("utf-8"), body
             )
             headers["webhook-signature"] = standard_signature(
-                self._standard_key, webhook_id=alert.id, timestamp=timestamp, body=body
+                self._standard_key.get_secret_value(), webhook_id=alert.id, timestamp=timestamp, body=body
             )
         post(
             f"webhook channel {self.name!r}",
