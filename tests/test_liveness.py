@@ -40,7 +40,9 @@ class Ticks:
         (LIVE_WITHIN_INTERVALS * INTERVAL + 0.5, 503, "stuck"),
     ],
 )
-def test_the_loop_is_live_while_it_beat_within_two_intervals(since_beat: float, status: int, word: str) -> None:
+def test_the_loop_is_live_while_it_beat_within_two_intervals(
+    since_beat: float, status: int, word: str
+) -> None:
     ticks = Ticks()
     heartbeat = Heartbeat(interval=INTERVAL, monotonic=ticks)
     ticks.t += 500
@@ -135,7 +137,9 @@ def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tm
         return status, json.loads(body)
 
     try:
-        wait_for(lambda: daemon.cycles() >= 1 and (livez() or (0,))[0] == 200, timeout=15, what="a live start")
+        wait_for(
+            lambda: daemon.cycles() >= 1 and (livez() or (0,))[0] == 200, timeout=15, what="a live start"
+        )
 
         sim.inject(Fault(status=500, path="/repos/acme/web"))
         wait_for(lambda: (daemon.healthz() or (0,))[0] == 503, timeout=6 * interval + 5, what="healthz 503")
@@ -146,7 +150,9 @@ def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tm
 
         sim.inject(Fault(status=0, path="/repos/acme/web/issues", delay=8.0, times=1))
         stuck = wait_for(
-            lambda: (answer := livez()) is not None and answer[0] == 503 and answer, timeout=12, what="livez 503"
+            lambda: (answer := livez()) is not None and answer[0] == 503 and answer,
+            timeout=12,
+            what="livez 503",
         )
         assert stuck[1]["status"] == "stuck"
         assert stuck[1]["stuck_after_seconds"] == LIVE_WITHIN_INTERVALS * interval
