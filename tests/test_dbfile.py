@@ -40,9 +40,7 @@ def test_a_new_database_and_its_wal_and_shm_files_are_created_0600(tmp_path: Pat
             connection.commit()
             siblings = [Path(f"{path}-wal"), Path(f"{path}-shm")]
             assert all(p.exists() for p in siblings)  # held open by this connection
-            assert {p.name: mode(p) for p in [path, *siblings]} == {
-                p.name: 0o600 for p in [path, *siblings]
-            }
+            assert {p.name: mode(p) for p in [path, *siblings]} == {p.name: 0o600 for p in [path, *siblings]}
     finally:
         engine.dispose()
 
