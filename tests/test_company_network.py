@@ -31,7 +31,7 @@ from okrsync.channels import Alert, make_channel
 from okrsync.engine import run_cycle
 from okrsync.errors import DeliveryError
 from okrsync.sandbox.github import GitHubSim
-from okrsync.settings import ChannelSettings, load_settings
+from okrsync.settings import load_settings
 from tests.helpers import FakeClock, write_project
 
 TOKEN = "ghp_tls_SECRET_c0a1"
