@@ -1,6 +1,7 @@
 """Behind a company CA: one `[http] ca_bundle` for both HTTP stacks, and clear errors without it.
 
-A CA and a server certificate for 127.0.0.1 are made here with `cryptography` (installed with
+Proxies need no setting: a CONNECT proxy below shows both stacks take HTTPS_PROXY and NO_PROXY
+from the environment, the same way. A CA and a server certificate for 127.0.0.1 are made here with `cryptography` (installed with
 PyGithub, through `pyjwt[crypto]`). The GitHub simulator and a webhook receiver serve HTTPS
 with that certificate; the source goes through PyGithub (requests) and the alert through httpx,
 both in a real cycle. The variables a machine may already set for one stack
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import select
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -31,8 +34,9 @@ from okrsync.channels import Alert, make_channel
 from okrsync.engine import run_cycle
 from okrsync.errors import DeliveryError
 from okrsync.sandbox.github import GitHubSim
+from okrsync.sandbox.jira import JiraSim
 from okrsync.settings import load_settings
-from tests.helpers import FakeClock, write_project
+from tests.helpers import FakeClock, write_jira_project, write_project
 
 TOKEN = "ghp_tls_SECRET_c0a1"
 START = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
@@ -246,3 +250,116 @@ def test_a_ca_bundle_that_is_missing_or_relative_is_a_config_error_naming_the_li
             load_settings(config, environ={})
         text = str(caught.value)
         assert f"{config}:5: http.ca_bundle: " in text and expected in text, text
+
+
+@dataclass
+class Proxy:
+    url: str = ""
+    tunnels: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    """A forward proxy for HTTPS: it answers CONNECT host:port and pipes bytes, as Squid would."""
+    kept = Proxy()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_CONNECT(self) -> None:
+            kept.tunnels.append(self.path)
+            host, _, port = self.path.rpartition(":")
+            upstream = socket.create_connection((host, int(port)), timeout=10)
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.close_connection = True
+            ends = [self.connection, upstream]
+            try:
+                while True:
+                    readable, _, _ = select.select(ends, [], [], 10)
+                    if not readable:
+                        return
+                    for end in readable:
+                        data = end.recv(65536)
+                        if not data:
+                            return
+                        (upstream if end is self.connection else self.connection).sendall(data)
+            finally:
+                upstream.close()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    kept.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield kept
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("bypass", [False, True])
+def test_https_proxy_and_no_proxy_from_the_environment_apply_to_the_source_and_the_alert(
+    tmp_path: Path,
+    pki: Pki,
+    github: GitHubSim,
+    receiver: Receiver,
+    clock: FakeClock,
+    proxy: Proxy,
+    monkeypatch: pytest.MonkeyPatch,
+    bypass: bool,
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    if bypass:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    project = write_project(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'okrsync.db'}",
+        github_url=github.url,
+        token=TOKEN,
+        extra=config_extra(receiver, pki.ca_pem),
+    )
+    run_cycle(project.settings, project.okrs, project.engine, now=clock())
+    github.set_due("acme/web", 1, datetime(2026, 12, 4, 8, 0, tzinfo=UTC))
+    report = run_cycle(project.settings, project.okrs, project.engine, now=clock.tick(600))
+
+    assert [s.ok for s in report.sources] == [True] and report.delivery.delivered >= 1
+    github_at, hook_at = (
+        github.url.removeprefix("https://"),
+        receiver.url.removeprefix("https://").split("/")[0],
+    )
+    if bypass:
+        assert proxy.tunnels == []
+    else:
+        assert github_at in proxy.tunnels and hook_at in proxy.tunnels  # requests and httpx alike
+
+
+@pytest.mark.parametrize("with_bundle", [True, False])
+def test_a_jira_source_trusts_the_same_ca_bundle(
+    tmp_path: Path, pki: Pki, clock: FakeClock, with_bundle: bool
+) -> None:
+    sim = JiraSim("cloud", users={f"okrsync@acme.test:{TOKEN}": "okrsync"}, clock=clock)
+    sim.add_project("ONB", "Onboarding")
+    sim.add_version("ONB", "2.0", release_date=DUE.date())
+    sim.start(tls=pki.server_context)
+    try:
+        project = write_jira_project(
+            tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'okrsync.db'}",
+            jira_url=sim.url,
+            token=TOKEN,
+            email="okrsync@acme.test",
+            extra=f'\n[http]\nca_bundle = "{pki.ca_pem}"\n' if with_bundle else "",
+        )
+        [source] = run_cycle(project.settings, project.okrs, project.engine, now=clock()).sources
+    finally:
+        sim.stop()
+    if with_bundle:
+        assert source.ok, source.error
+    else:
+        assert not source.ok and source.error is not None
+        assert source.error.startswith("source 'jira': connecting to https://127.0.0.1:")
+        assert "the TLS certificate of 127.0.0.1 is not trusted" in source.error
