@@ -184,3 +184,24 @@ def test_a_whsec_secret_that_is_not_base64_is_refused_without_echoing_it() -> No
     with pytest.raises(ValueError, match="whsec_ must continue in base64") as caught:
         WebhookChannel(settings)
     assert "not*base64" not in str(caught.value)
+
+
+def readme_snippet() -> str:
+    """The Python block of the README's "Verifying a webhook" section."""
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    section = text.split("### Verifying a webhook", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_verification_snippet_accepts_a_delivery_once_and_refuses_tampering(
+    sink: Sink, alert: Alert
+) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(readme_snippet(), "README.md", "exec"), namespace)  # our own README, run as a reader would
+    namespace["SECRET"] = WHSEC
+    WebhookChannel(ChannelSettings(name="hook", type="webhook", url=sink.url, secret=WHSEC)).notify(alert)
+    [(headers, body)] = sink.received
+
+    assert namespace["verify"](headers, body.replace(b"Onboarding", b"Offboarding")) is False
+    assert namespace["verify"](headers, body) is True
+    assert namespace["verify"](headers, body) is False  # the same id again: a replay
