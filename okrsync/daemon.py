@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from okrsync.crashpoints import freeze_point
 from okrsync.engine import (
     CycleReport,
     SourceOutcome,
@@ -45,7 +46,7 @@ from okrsync.engine import (
     poll_source,
 )
 from okrsync.leader import Elector, make_elector
-from okrsync.liveness import Heartbeat
+from okrsync.liveness import Heartbeat, longest_step
 from okrsync.metrics import Metrics
 from okrsync.okrs import OkrSet
 from okrsync.sources import Poller, make_poller
@@ -135,7 +136,9 @@ class Daemon:
         self.monotonic = monotonic
         self.sleep = sleep
         self.interval = float(settings.okrsync.poll_interval)
-        self.heartbeat = heartbeat or Heartbeat(interval=self.interval, monotonic=monotonic)
+        self.heartbeat = heartbeat or Heartbeat(
+            interval=self.interval, grace=longest_step(settings.sources.values()), monotonic=monotonic
+        )
         self.shutdown = False
         self.leader = False
         self.migrated = False
@@ -182,6 +185,7 @@ class Daemon:
 
     def step(self, t: float) -> None:
         """Do one unit of work: the lock check when due, then one task of the current cycle."""
+        freeze_point("daemon.step")
         if t >= self.next_lock_check:
             self.next_lock_check = t + self.interval / LOCK_CHECKS_PER_INTERVAL
             self._set_leader(self.elector.acquire())
@@ -249,7 +253,9 @@ class Daemon:
         )
         if report.rollup is not None:
             self.metrics.record_rollup(report.rollup, self.okrs)
-        report.delivery = deliver_alerts(self.settings, self.engine, now=cycle.moment)
+        report.delivery = deliver_alerts(
+            self.settings, self.engine, now=cycle.moment, on_attempt=self.heartbeat.beat
+        )
         duration = self.monotonic() - cycle.tick
         self.metrics.record_cycle(report, duration=duration)
         self.cycles += 1

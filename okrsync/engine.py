@@ -263,9 +263,18 @@ def _event(
 
 
 def deliver_alerts(
-    settings: Any, engine: Engine, *, now: datetime, channels: dict[str, Any] | None = None
+    settings: Any,
+    engine: Engine,
+    *,
+    now: datetime,
+    channels: dict[str, Any] | None = None,
+    on_attempt: Callable[[], None] | None = None,
 ) -> DispatchReport:
-    """Send every due delivery to its channel, addressed to the KR owner through [people]."""
+    """Send every due delivery to its channel, addressed to the KR owner through [people].
+
+    `on_attempt` is called before each attempt: the daemon's heartbeat, so many deliveries to
+    a slow endpoint are not taken for a stuck loop.
+    """
     if channels is None and not settings.alerts.channels:
         return DispatchReport()
     from okrsync.channels import Alert, Recipient, make_channel
@@ -277,6 +286,8 @@ def deliver_alerts(
         }
 
     def send(event: Event, channel_name: str) -> None:
+        if on_attempt is not None:
+            on_attempt()
         channel = channels.get(channel_name)
         if channel is None:
             raise DeliveryError(f"channel {channel_name!r} is no longer configured", permanent=True)

@@ -6,15 +6,17 @@ import http.client
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from okrsync.liveness import LIVE_WITHIN_INTERVALS, Heartbeat
+from okrsync.liveness import LIVE_WITHIN_INTERVALS, STEP_MARGIN, Heartbeat, longest_step
 from okrsync.metrics import Metrics
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
 from okrsync.server import SourceHealthReader, StatusServer, health_probe
+from okrsync.settings import GitHubSource, JiraSource
 from okrsync.store import open_store
 from tests.daemon_support import TODAY, DaemonProcess, cycle_table, kr_table, seed, wait_for, write_config
 
@@ -33,18 +35,20 @@ class Ticks:
 
 
 @pytest.mark.parametrize(
-    ("since_beat", "status", "word"),
+    ("since_beat", "grace", "status", "word"),
     [
-        (0.0, 200, "ok"),
-        (LIVE_WITHIN_INTERVALS * INTERVAL, 200, "ok"),  # exactly two intervals: still alive
-        (LIVE_WITHIN_INTERVALS * INTERVAL + 0.5, 503, "stuck"),
+        (0.0, 0.0, 200, "ok"),
+        (LIVE_WITHIN_INTERVALS * INTERVAL, 0.0, 200, "ok"),  # exactly two intervals: still alive
+        (LIVE_WITHIN_INTERVALS * INTERVAL + 0.5, 0.0, 503, "stuck"),
+        (LIVE_WITHIN_INTERVALS * INTERVAL + 0.5, 100.0, 200, "ok"),  # one request may take longer
+        (100.5, 100.0, 503, "stuck"),
     ],
 )
-def test_the_loop_is_live_while_it_beat_within_two_intervals(
-    since_beat: float, status: int, word: str
+def test_the_loop_is_live_while_it_beat_within_two_intervals_or_one_request(
+    since_beat: float, grace: float, status: int, word: str
 ) -> None:
     ticks = Ticks()
-    heartbeat = Heartbeat(interval=INTERVAL, monotonic=ticks)
+    heartbeat = Heartbeat(interval=INTERVAL, grace=grace, monotonic=ticks)
     ticks.t += 500
     heartbeat.beat()
     ticks.t += since_beat
@@ -52,7 +56,17 @@ def test_the_loop_is_live_while_it_beat_within_two_intervals(
     answer, document = heartbeat.probe()
 
     assert (answer, document["status"]) == (status, word)
-    assert document["stuck_after_seconds"] == LIVE_WITHIN_INTERVALS * INTERVAL
+    assert document["stuck_after_seconds"] == max(LIVE_WITHIN_INTERVALS * INTERVAL, grace)
+
+
+def test_the_longest_request_is_every_try_timing_out_then_the_longest_rate_limit_wait() -> None:
+    github = GitHubSource(name="gh", timeout=30, max_rate_limit_wait=60)
+    jira = JiraSource(name="jira", url="https://jira.test", timeout=50, max_rate_limit_wait=0)
+    assert longest_step([github, jira]) == 3 * 50 + STEP_MARGIN
+    assert longest_step([github]) == 3 * 30 + 60 + STEP_MARGIN
+    assert longest_step([]) == 0.0
+    # With the defaults (300 s interval) the two intervals are the limit, as /livez promises.
+    assert Heartbeat(interval=300, grace=longest_step([GitHubSource(name="gh")])).limit == 600
 
 
 def head(url: str, path: str, *, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -106,11 +120,13 @@ def test_head_answers_every_path_like_get_without_a_body(tmp_path: Path, token: 
         server.stop()
 
 
-def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tmp_path: Path) -> None:
+def test_a_tracker_outage_fails_healthz_not_livez_and_a_frozen_loop_fails_livez(tmp_path: Path) -> None:
     """The daemon as a real process: GitHub answering 500 is a readiness problem (healthz 503,
-    livez 200: a restart cannot help); a poll hanging on the tracker freezes the loop for real
-    (livez 503) until the answer comes, then the loop turns again (livez 200)."""
+    livez 200: a restart cannot help); the loop blocked for real inside a step (the freeze
+    point, as a call that never returns would) is stuck (livez 503), and turns again once
+    released (livez 200)."""
     interval = 1
+    freeze = tmp_path / "freeze"
     sim = GitHubSim(tokens={TOKEN: "okrsync"})
     seed(sim, "acme/web", "Web", due=TODAY + timedelta(days=20))
     sim.start()
@@ -120,16 +136,21 @@ def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tm
         sources={"github": (sim.url, ["acme/web"])},
         mapping=cycle_table() + kr_table("K-1", [("github", "acme/web", "Web")]),
     )
-    # A generous request timeout, so the hung request below holds the loop and is not cut short.
     daemon = DaemonProcess(
         config,
         log=tmp_path / "run.log",
         interval=interval,
         token=TOKEN,
-        env={"OKRSYNC_SOURCES__GITHUB__TIMEOUT": "60"},
+        env={
+            # Short request bounds, so the limit is seconds: max(two intervals, one request).
+            "OKRSYNC_SOURCES__GITHUB__TIMEOUT": "1",
+            "OKRSYNC_SOURCES__GITHUB__MAX_RATE_LIMIT_WAIT": "0",
+            "OKRSYNC_FREEZE_AT": "daemon.step",
+            "OKRSYNC_FREEZE_WHILE": str(freeze),
+        },
     )
 
-    def livez() -> tuple[int, dict[str, object]] | None:
+    def livez() -> tuple[int, dict[str, Any]] | None:
         try:
             status, body = daemon.get("/livez")
         except OSError:
@@ -140,6 +161,8 @@ def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tm
         wait_for(
             lambda: daemon.cycles() >= 1 and (livez() or (0,))[0] == 200, timeout=15, what="a live start"
         )
+        limit = float((livez() or (0, {}))[1]["stuck_after_seconds"])
+        assert limit == 3 * 1 + 0 + STEP_MARGIN
 
         sim.inject(Fault(status=500, path="/repos/acme/web"))
         wait_for(lambda: (daemon.healthz() or (0,))[0] == 503, timeout=6 * interval + 5, what="healthz 503")
@@ -148,16 +171,17 @@ def test_a_tracker_outage_fails_healthz_not_livez_and_a_hung_loop_fails_livez(tm
         sim.clear_faults()
         wait_for(lambda: (daemon.healthz() or (0,))[0] == 200, timeout=12 * interval + 5, what="recovery")
 
-        sim.inject(Fault(status=0, path="/repos/acme/web/issues", delay=8.0, times=1))
+        freeze.touch()
         stuck = wait_for(
             lambda: (answer := livez()) is not None and answer[0] == 503 and answer,
-            timeout=12,
+            timeout=limit + 10,
             what="livez 503",
         )
         assert stuck[1]["status"] == "stuck"
-        assert stuck[1]["stuck_after_seconds"] == LIVE_WITHIN_INTERVALS * interval
-        wait_for(lambda: (livez() or (0,))[0] == 200, timeout=15, what="livez 200 once the answer came")
-        code, _elapsed = daemon.terminate(timeout=15)
+        assert head(daemon.base, "/livez")[0] == 503
+        freeze.unlink()
+        wait_for(lambda: (livez() or (0,))[0] == 200, timeout=10, what="livez 200 once released")
+        code, _elapsed = daemon.terminate(timeout=10)
         assert code == 0
     finally:
         daemon.stop()
