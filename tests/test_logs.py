@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from okrsync.logs import JsonFormatter
 from okrsync.sandbox.github import GitHubSim
 from tests.daemon_support import (
     TODAY,
@@ -68,3 +70,15 @@ def test_json_log_lines_of_a_run_carry_source_cycle_event_kr_and_delivery_as_key
     assert delivered["event_id"] == event_id and delivered["kr"] == "ENG-1.1"
     assert delivered["channel"] == "hook" and isinstance(delivered["delivery_id"], int)
     assert TOKEN not in daemon.output()
+
+
+def test_only_the_known_structured_fields_become_keys() -> None:
+    record = logging.LogRecord("okrsync.engine", logging.INFO, __file__, 1, "source %s: ok", ("gh",), None)
+    record.source = "gh"
+    record.kr = None  # a field the call site did not have is left out
+    record.token = "ghp_never_SECRET"  # an extra okrsync does not know is not copied
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert entry["source"] == "gh" and entry["message"] == "source gh: ok"
+    assert "kr" not in entry and "token" not in entry

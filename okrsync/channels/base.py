@@ -6,7 +6,8 @@ outbox retries a retriable error with backoff and marks a permanent one failed (
 the classification here decides whether a user ever sees a broken channel.
 
 Nothing a channel raises may hold a secret: webhook and Slack URLs embed tokens, so messages
-name the channel (its table name in config.toml) and never the URL, and errors from the HTTP
+name the channel (its table name in config.toml) and never the URL (an untrusted TLS
+certificate names the host alone, which holds no token), and errors from the HTTP
 library are reduced to their class name and raised `from None`, so a traceback printed at the
 daemon boundary cannot reveal them through `__cause__` either.
 """
