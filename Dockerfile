@@ -26,10 +26,11 @@ VOLUME ["/var/lib/okrsync"]
 WORKDIR /var/lib/okrsync
 USER okrsync:okrsync
 EXPOSE 9464
-# /healthz answers 503 when a source has not synced for three intervals; Python, as the slim
-# image has no curl. The port follows OKRSYNC_SERVER__LISTEN; a server token, when set in the
-# environment, is sent as a Bearer token.
+# /livez answers 503 when the daemon's loop has not turned for two intervals; a tracker outage
+# is /healthz's business and no reason to restart. Python, as the slim image has no curl. The
+# port follows OKRSYNC_SERVER__LISTEN; a server token, when set in the environment, is sent as
+# a Bearer token.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; port = os.environ.get('OKRSYNC_SERVER__LISTEN', ':9464').rpartition(':')[2]; r = u.Request(f'http://127.0.0.1:{port}/healthz'); t = os.environ.get('OKRSYNC_SERVER__TOKEN'); t and r.add_header('Authorization', 'Bearer ' + t); u.urlopen(r, timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; port = os.environ.get('OKRSYNC_SERVER__LISTEN', ':9464').rpartition(':')[2]; r = u.Request(f'http://127.0.0.1:{port}/livez'); t = os.environ.get('OKRSYNC_SERVER__TOKEN'); t and r.add_header('Authorization', 'Bearer ' + t); u.urlopen(r, timeout=4)"]
 ENTRYPOINT ["okrsync"]
 CMD ["run"]

@@ -35,6 +35,12 @@ def network_problem(exc: requests.RequestException) -> str:
     if "Connection refused" in text:
         return f"connection refused by{where or ' the server'}"
     if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            # The usual cause behind a company proxy or an internal CA: say the cure.
+            return (
+                f"the TLS certificate of {host or 'the server'} is not trusted (certificate verify failed); "
+                "if a company CA signs it, set [http] ca_bundle to its PEM file"
+            )
         return f"TLS handshake with{where or ' the server'} failed"
     if isinstance(exc, requests.ConnectionError):
         return f"cannot connect to{where or ' the server'}"

@@ -474,7 +474,7 @@ def alerts_test(ctx: typer.Context) -> None:
     failures = 0
     for name, channel_settings in settings.alerts.channels.items():
         try:
-            make_channel(channel_settings).notify(
+            make_channel(channel_settings, ca_bundle=settings.http.ca_bundle).notify(
                 Alert(
                     id=f"test-{moment:%Y%m%d%H%M%S}",
                     type="test",

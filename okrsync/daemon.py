@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from okrsync.crashpoints import freeze_point
 from okrsync.engine import (
     CycleReport,
     SourceOutcome,
@@ -46,6 +47,7 @@ from okrsync.engine import (
     poll_source,
 )
 from okrsync.leader import Elector, make_elector
+from okrsync.liveness import Heartbeat, longest_step
 from okrsync.metrics import Metrics
 from okrsync.okrs import OkrSet
 from okrsync.progressview import LogProgress, every_from_env
@@ -124,6 +126,7 @@ class Daemon:
         migrate: Callable[[], None] = lambda: None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.okrs = okrs
@@ -135,6 +138,9 @@ class Daemon:
         self.monotonic = monotonic
         self.sleep = sleep
         self.interval = float(settings.okrsync.poll_interval)
+        self.heartbeat = heartbeat or Heartbeat(
+            interval=self.interval, grace=longest_step(settings.sources.values()), monotonic=monotonic
+        )
         self.shutdown = False
         self.stopped_by: int | None = None  # the signal that asked for shutdown, if one did
         self.leader = False
@@ -168,6 +174,7 @@ class Daemon:
         )
         while not self.shutdown:
             t = self.monotonic()  # the clock, once per step
+            self.heartbeat.beat()
             try:
                 self.step(t)
             except Stopping:
@@ -184,6 +191,7 @@ class Daemon:
 
     def step(self, t: float) -> None:
         """Do one unit of work: the lock check when due, then one task of the current cycle."""
+        freeze_point("daemon.step")
         if t >= self.next_lock_check:
             self.next_lock_check = t + self.interval / LOCK_CHECKS_PER_INTERVAL
             self._set_leader(self.elector.acquire())
@@ -220,7 +228,9 @@ class Daemon:
     def _poll(self, cycle: Cycle, slot: SourceSlot) -> None:
         poller = self.pollers.get(slot.name)
         if poller is None:
-            poller = self.pollers[slot.name] = make_poller(self.settings.sources[slot.name], self.okrs)
+            poller = self.pollers[slot.name] = make_poller(
+                self.settings.sources[slot.name], self.okrs, ca_bundle=self.settings.http.ca_bundle
+            )
         outcome = poll_source(
             poller,
             self.engine,
@@ -247,11 +257,21 @@ class Daemon:
             fetched=fetched,
             all_fetched=fetched == set(self.settings.sources),
         )
-        report.delivery = deliver_alerts(self.settings, self.engine, now=cycle.moment)
+        if report.rollup is not None:
+            self.metrics.record_rollup(report.rollup, self.okrs)
+        report.delivery = deliver_alerts(
+            self.settings, self.engine, now=cycle.moment, on_attempt=self.heartbeat.beat
+        )
         duration = self.monotonic() - cycle.tick
         self.metrics.record_cycle(report, duration=duration)
         self.cycles += 1
-        logger.info("cycle %d done in %.2fs: %s", self.cycles, duration, _summary(report))
+        logger.info(
+            "cycle %d done in %.2fs: %s",
+            self.cycles,
+            duration,
+            _summary(report),
+            extra={"cycle": self.cycles},
+        )
 
     def _backoff(self, cycle: Cycle, slot: SourceSlot) -> None:
         wait = slot.failed(tick=cycle.tick, interval=self.interval)
@@ -261,9 +281,11 @@ class Daemon:
             slot.failures,
             wait,
             wait * self.interval,
+            extra={"source": slot.name, "cycle": self.cycles + 1},
         )
 
     def _progress(self, where: SourceProgress) -> None:
+        self.heartbeat.beat()  # a long poll that keeps writing pages is not stuck
         if self.shutdown:
             raise Stopping
         self.shown(where)
@@ -335,6 +357,7 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int 
     elector = make_elector(url)
     metrics = Metrics()
     metrics.known_sources(settings.sources)
+    metrics.known_channels(settings.alerts.channels)
 
     def migrate() -> None:
         migrate_if_behind(engine, url=url)  # a cheap revision read when nothing is due
@@ -348,6 +371,7 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int 
         host=settings.server.host,
         port=settings.server.port,
         health=health_probe(reader, daemon.role),
+        live=daemon.heartbeat.probe,
         metrics=metrics,
         token=settings.server.token,
     )

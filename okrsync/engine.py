@@ -104,7 +104,9 @@ def run_cycle(
     for name, source in settings.sources.items():
         if only is not None and name != only:
             continue
-        poller = pollers.get(name) or pollers.setdefault(name, make_poller(source, okrs))
+        poller = pollers.get(name) or pollers.setdefault(
+            name, make_poller(source, okrs, ca_bundle=settings.http.ca_bundle)
+        )
         outcome = poll_source(poller, engine, kind=source.kind, now=now, settings=settings, progress=progress)
         report.sources.append(outcome)
         if outcome.ok:
@@ -170,7 +172,9 @@ def detect_slips(
         if event.backlog:
             backlog += 1  # a first sync can record hundreds: one line for them all, below
             continue
-        logger.info("detected %s: %s", event.type, event.payload["text"])
+        logger.info(
+            "detected %s: %s", event.type, event.payload["text"], extra={"event_id": event.id, "kr": event.kr_id}
+        )
     if backlog:
         logger.info("recorded %d backlog alert(s), not sent: see `okrsync alerts --all`", backlog)
     return created, rollup
@@ -279,17 +283,31 @@ def _event(
 
 
 def deliver_alerts(
-    settings: Any, engine: Engine, *, now: datetime, channels: dict[str, Any] | None = None
+    settings: Any,
+    engine: Engine,
+    *,
+    now: datetime,
+    channels: dict[str, Any] | None = None,
+    on_attempt: Callable[[], None] | None = None,
 ) -> DispatchReport:
-    """Send every due delivery to its channel, addressed to the KR owner through [people]."""
+    """Send every due delivery to its channel, addressed to the KR owner through [people].
+
+    `on_attempt` is called before each attempt: the daemon's heartbeat, so many deliveries to
+    a slow endpoint are not taken for a stuck loop.
+    """
     if channels is None and not settings.alerts.channels:
         return DispatchReport()
     from okrsync.channels import Alert, Recipient, make_channel
 
     if channels is None:
-        channels = {name: make_channel(c) for name, c in settings.alerts.channels.items()}
+        channels = {
+            name: make_channel(c, ca_bundle=settings.http.ca_bundle)
+            for name, c in settings.alerts.channels.items()
+        }
 
     def send(event: Event, channel_name: str) -> None:
+        if on_attempt is not None:
+            on_attempt()
         channel = channels.get(channel_name)
         if channel is None:
             raise DeliveryError(f"channel {channel_name!r} is no longer configured", permanent=True)
@@ -337,15 +355,15 @@ def poll_source(
         except SourceError as exc:
             db.rollback()
             outcome.error = str(exc)
-            logger.warning("%s", exc)
+            logger.warning("%s", exc, extra={"source": name})
         except Exception as exc:  # noqa: BLE001 - a bug or a record the store refuses: this source only
             db.rollback()
             # One line in `status` and the log (the traceback at debug level): the other
             # sources go on, and the next cycle tries again from the same cursor.
             detail = " ".join(str(exc).split())[:300]
             outcome.error = f"source {name!r}: unexpected {type(exc).__name__} while polling: {detail}"
-            logger.warning("%s", outcome.error)
-            logger.debug("poll of source %r failed", name, exc_info=True)
+            logger.warning("%s", outcome.error, extra={"source": name})
+            logger.debug("poll of source %r failed", name, exc_info=True, extra={"source": name})
     if not outcome.ok:
         _record_failure(engine, name, kind=kind, now=now, error=outcome.error or "failed")
     else:
@@ -358,6 +376,7 @@ def poll_source(
             outcome.removed,
             outcome.requests,
             outcome.not_modified,
+            extra={"source": name},
         )
     return outcome
 
@@ -413,7 +432,9 @@ def measure_metrics(poller: Poller, okrs: OkrSet, engine: Engine, *, now: dateti
             try:
                 value = float(poller.count(kr.value_query))
             except SourceError as exc:
-                logger.warning("metric %s not measured: %s", kr.id, exc)
+                logger.warning(
+                    "metric %s not measured: %s", kr.id, exc, extra={"kr": kr.id, "source": poller.name}
+                )
                 continue
             db.merge(KrValue(kr_id=kr.id, value=value, source=poller.name, measured_at=now))
             measured[kr.id] = value

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 LogFormat = Literal["auto", "text", "json"]
 FORMAT_ENV = "OKRSYNC_LOG_FORMAT"
@@ -36,20 +36,33 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# Fields okrsync's call sites pass with `extra=` (a source's name, the daemon's cycle number, an
+# alert's event id and KR, an outbox delivery's row id and channel). Only these are copied: a
+# record's other attributes are logging's own, and copying unknown extras could put into the
+# log whatever a library attached to its records.
+STRUCTURED_FIELDS = ("source", "cycle", "event_id", "kr", "delivery_id", "channel")
+
+
 class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON object on one line: time, level, logger, message, exception.
+    """Format a record as one JSON object on one line: time, level, logger, message, fields, exception.
 
     The message is formatted (its `%s` arguments applied) before encoding, so a log shipper
-    needs no knowledge of Python's logging; a traceback stays inside the object as text.
+    needs no knowledge of Python's logging; a traceback stays inside the object as text. The
+    structured fields a call site gave (`STRUCTURED_FIELDS`) are top-level keys besides the
+    message, so a shipper can filter on `source` or `kr` without parsing prose.
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in STRUCTURED_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value if isinstance(value, int | float | bool) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

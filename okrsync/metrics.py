@@ -1,9 +1,20 @@
-"""Prometheus metrics of the daemon: what each cycle did, and how fresh each source is.
+"""Prometheus metrics of the daemon: what each cycle did, how fresh each source is, where each KR stands.
 
 A registry of its own (not prometheus-client's global one), so a process, or a test, can hold
-several without names clashing. Counters and the cycle histogram are fed by `record_cycle`
-on the leader; the per-source freshness gauges are read from the database at scrape time
-(`SourceStates`), so a follower, or a leader just restarted, reports the same truth.
+several without names clashing; the standard `process_*` and `python_*` collectors, which the
+library puts on its global registry, are registered on it too, with `okrsync_build_info`.
+Counters and the cycle histogram are fed by `record_cycle` on the leader; the per-source
+freshness gauges are read from the database at scrape time (`SourceStates`), so a follower,
+or a leader just restarted, reports the same truth.
+
+The per-KR gauges (`okrsync_kr_progress{kr,objective,owner}`, `okrsync_kr_expected_progress{kr}`,
+`okrsync_kr_status{kr,status}`) are what teams chart and alert on in Grafana. They hold the
+latest roll-up (`record_rollup`, after each cycle's roll-up) as one snapshot that is replaced
+whole, so a KR removed from the mappings disappears instead of freezing at its last value.
+The status is one series per possible status, 1 for the current one and 0 for the others
+(the "enum as gauges" pattern), so `okrsync_kr_status{status="off_track"} == 1` is an alert
+rule and `sum by (status)` counts KRs per status. A follower, which rolls nothing up, exports
+no KR series.
 """
 
 from __future__ import annotations
@@ -12,19 +23,27 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import get_args
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    Info,
     disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from okrsync import __version__
 from okrsync.engine import CycleReport
+from okrsync.okrs import OkrSet
+from okrsync.rollup import Rollup, Status
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +95,73 @@ class SourceStates(Collector):
         return iter(())  # no reads at registration time
 
 
+@dataclass(frozen=True)
+class KrGauge:
+    """One KR's values as the latest roll-up left them."""
+
+    kr: str
+    objective: str
+    owner: str
+    progress: float
+    expected: float
+    status: str
+
+
+KR_STATUSES: tuple[str, ...] = get_args(Status)
+
+
+class KrStates(Collector):
+    """Expose the latest roll-up's KRs; `update` replaces the whole snapshot at once."""
+
+    def __init__(self) -> None:
+        self._krs: tuple[KrGauge, ...] = ()
+
+    def update(self, rollup: Rollup, okrs: OkrSet) -> None:
+        """Take the KRs of `rollup` that the mappings still hold; the rest vanish from /metrics."""
+        known = okrs.key_results
+        self._krs = tuple(
+            KrGauge(
+                kr=kr_id,
+                objective=known[kr_id].objective_id,
+                owner=known[kr_id].owner,
+                progress=kr.progress,
+                expected=kr.expected,
+                status=kr.status,
+            )
+            for kr_id, kr in sorted(rollup.key_results.items())
+            if kr_id in known
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        krs = self._krs  # one read: a cycle replacing the snapshot mid-scrape is not seen half
+        progress = GaugeMetricFamily(
+            "okrsync_kr_progress",
+            "Progress of the key result, 0 to 1, at the last roll-up.",
+            labels=["kr", "objective", "owner"],
+        )
+        expected = GaugeMetricFamily(
+            "okrsync_kr_expected_progress",
+            "Elapsed share of the KR's cycle, 0 to 1: where progress should be by now.",
+            labels=["kr"],
+        )
+        status = GaugeMetricFamily(
+            "okrsync_kr_status",
+            "1 for the KR's current status, 0 for the other possible statuses.",
+            labels=["kr", "status"],
+        )
+        for kr in krs:
+            progress.add_metric([kr.kr, kr.objective, kr.owner], kr.progress)
+            expected.add_metric([kr.kr], kr.expected)
+            for name in KR_STATUSES:
+                status.add_metric([kr.kr, name], 1.0 if name == kr.status else 0.0)
+        yield progress
+        yield expected
+        yield status
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 class Metrics:
     """The daemon's instruments, in one registry."""
 
@@ -115,8 +201,8 @@ class Metrics:
         )
         self.deliveries = Counter(
             "okrsync_deliveries_total",
-            "Delivery attempts of alerts to channels, by outcome.",
-            ["outcome"],
+            "Delivery attempts of alerts to channels, by channel and outcome.",
+            ["channel", "outcome"],
             registry=self.registry,
         )
         self.is_leader = Gauge(
@@ -124,12 +210,25 @@ class Metrics:
             "1 while this process is the leader (polls and delivers), else 0.",
             registry=self.registry,
         )
-        for outcome in DELIVERY_OUTCOMES:
-            self.deliveries.labels(outcome=outcome)  # exported at 0 before the first alert
+        self.build = Info("okrsync_build", "The running okrsync's version.", registry=self.registry)
+        self.build.info({"version": __version__})
+        self.krs = KrStates()
+        self.registry.register(self.krs)
+        # The library's process_* and python_* collectors live on its global registry only;
+        # a private registry needs its own instances.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def watch_sources(self, read: Callable[[], Iterable[SourceHealth]]) -> None:
         """Export per-source freshness, read by `read()` at each scrape."""
         self.registry.register(SourceStates(read))
+
+    def known_channels(self, names: Iterable[str]) -> None:
+        """Export the delivery counters of every alert channel at 0 before the first alert."""
+        for name in names:
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(channel=name, outcome=outcome)
 
     def known_sources(self, names: Iterable[str]) -> None:
         """Export the request and poll counters of every source at 0 from the start."""
@@ -148,10 +247,12 @@ class Metrics:
                 self.rate_remaining.labels(source=outcome.name).set(outcome.rate_remaining)
         for event in report.events:
             self.events.labels(type=event.type).inc()
-        for name in DELIVERY_OUTCOMES:
-            count = getattr(report.delivery, name)
-            if count:
-                self.deliveries.labels(outcome=name).inc(count)
+        for (channel, result), count in report.delivery.by_channel.items():
+            self.deliveries.labels(channel=channel, outcome=result).inc(count)
+
+    def record_rollup(self, rollup: Rollup, okrs: OkrSet) -> None:
+        """Replace the per-KR gauges with this roll-up's values."""
+        self.krs.update(rollup, okrs)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

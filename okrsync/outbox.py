@@ -169,6 +169,13 @@ class DispatchReport:
     failed: int = 0
     retrying: int = 0
     errors: list[str] = field(default_factory=list)
+    by_channel: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(channel, outcome) -> count, outcome one of delivered, failed, retrying (for metrics)."""
+
+    def count(self, channel: str, outcome: str) -> None:
+        """Count one delivery's outcome, in the total and for its channel."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.by_channel[channel, outcome] = self.by_channel.get((channel, outcome), 0) + 1
 
 
 def _claimer_is_gone(claimed_by: str | None) -> bool:
@@ -287,13 +294,25 @@ def dispatch(
                 engine, delivery_id, status="delivered", delivered_at=now, attempts=attempts, last_error=None
             )
             crash_point("after_delivery_acknowledged")
-            report.delivered += 1
-            logger.info("delivered %s %s to %s", event.type, event.id, channel)
+            report.count(channel, "delivered")
+            logger.info(
+                "delivered %s %s to %s",
+                event.type,
+                event.id,
+                channel,
+                extra=_fields(event, delivery_id, channel),
+            )
         elif error.permanent or attempts >= MAX_ATTEMPTS:
             _finish(engine, delivery_id, status="failed", attempts=attempts, last_error=str(error))
-            report.failed += 1
+            report.count(channel, "failed")
             report.errors.append(f"{channel}: {error}")
-            logger.warning("delivery of %s to %s failed: %s", event.id, channel, error)
+            logger.warning(
+                "delivery of %s to %s failed: %s",
+                event.id,
+                channel,
+                error,
+                extra=_fields(event, delivery_id, channel),
+            )
         else:
             backoff = timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
             _finish(
@@ -306,9 +325,20 @@ def dispatch(
                 claimed_by=None,
                 claimed_at=None,
             )
-            report.retrying += 1
-            logger.warning("delivery of %s to %s will be retried: %s", event.id, channel, error)
+            report.count(channel, "retrying")
+            logger.warning(
+                "delivery of %s to %s will be retried: %s",
+                event.id,
+                channel,
+                error,
+                extra=_fields(event, delivery_id, channel),
+            )
     return report
+
+
+def _fields(event: Event, delivery_id: int, channel: str) -> dict[str, Any]:
+    """The structured fields of a delivery's log lines (JSON logs carry them as keys)."""
+    return {"event_id": event.id, "kr": event.kr_id, "delivery_id": delivery_id, "channel": channel}
 
 
 def listing(db: Session, *, which: str) -> list[tuple[Event, list[Delivery]]]:

@@ -30,7 +30,7 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
         mine = [(kr, link) for kr, link in links if link.source == name]
         if not mine:
             continue
-        poller = make_poller(source, okrs)
+        poller = make_poller(source, okrs, ca_bundle=settings.http.ca_bundle)
         try:
             if source.kind == "github":
                 problems += _resolve_github(poller, mine)

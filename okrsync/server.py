@@ -1,9 +1,12 @@
-"""The daemon's HTTP server: `/healthz` for monitors and orchestrators, `/metrics` for Prometheus.
+"""The daemon's HTTP server: `/livez` and `/healthz` for orchestrators, `/metrics` for Prometheus.
 
 A `ThreadingHTTPServer` on a thread of its own, so a slow scrape never delays a cycle and a
-long cycle never makes a health check time out. Health is read from the database
-(`source_state`), not from the loop's memory, so a follower answers with the same truth as
-the leader and a restarted leader remembers the last success.
+long cycle never makes a health check time out. `/livez` says only whether the loop still
+turns (liveness.py: the liveness probe, restart when 503); `/healthz` says whether every source
+synced lately (the readiness probe and monitors: a tracker outage is not cured by a restart).
+Health is read from the database (`source_state`), not from the loop's memory, so a follower
+answers with the same truth as the leader and a restarted leader remembers the last success.
+`HEAD` answers every path as `GET` would, without the body (probes and uptime checkers use it).
 
 It binds to loopback unless `[server] listen` says otherwise (SPEC §9). With `server.token`
 set every path asks for `Authorization: Bearer <token>`, compared in constant time; the token
@@ -36,6 +39,7 @@ JSON_TYPE = "application/json"
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 HealthProbe = Callable[[], tuple[int, dict[str, Any]]]
+PATHS = ("/livez", "/healthz", "/metrics")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -134,8 +138,12 @@ def health_probe(read: Callable[[], list[SourceHealth]], role: Callable[[], str]
     return probe
 
 
+def _always_live() -> tuple[int, dict[str, Any]]:
+    return 200, {"status": "ok"}
+
+
 class StatusServer:
-    """Serve /healthz and /metrics on a background thread until `stop()`."""
+    """Serve /livez, /healthz and /metrics on a background thread until `stop()`."""
 
     def __init__(
         self,
@@ -144,10 +152,12 @@ class StatusServer:
         port: int,
         health: HealthProbe,
         metrics: Metrics,
+        live: HealthProbe = _always_live,
         token: SecretStr | None = None,
     ) -> None:
         self._host = host
         self._health = health
+        self._live = live
         self._metrics = metrics
         self._token = token.get_secret_value().encode() if token is not None else None
         owner = self
@@ -173,7 +183,7 @@ class StatusServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="okrsync-http", daemon=True
         )
         self._thread.start()
-        logger.info("serving /healthz and /metrics on %s", self.url)
+        logger.info("serving %s on %s", ", ".join(PATHS), self.url)
         return self
 
     def stop(self) -> None:
@@ -191,12 +201,15 @@ class StatusServer:
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         """Route one GET: (status, content type, body)."""
+        if path == "/livez":
+            status, document = self._live()
+            return status, JSON_TYPE, json.dumps(document).encode()
         if path == "/healthz":
             status, document = self._health()
             return status, JSON_TYPE, json.dumps(document).encode()
         if path == "/metrics":
             return 200, METRICS_TYPE, self._metrics.exposition()
-        return 404, JSON_TYPE, json.dumps({"error": "not found", "paths": ["/healthz", "/metrics"]}).encode()
+        return 404, JSON_TYPE, json.dumps({"error": "not found", "paths": list(PATHS)}).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -210,22 +223,41 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("http: " + format, *args)  # noqa: G003 - the stdlib hands us a format string
 
     def do_GET(self) -> None:
+        self._respond(body=True)
+
+    def do_HEAD(self) -> None:
+        self._respond(body=False)
+
+    def _respond(self, *, body: bool) -> None:
         owner = self.server_owner
         path = self.path.split("?", 1)[0]
         try:
             if not owner.authorized(self.headers.get("Authorization")):
-                body = json.dumps({"error": "unauthorized: send Authorization: Bearer <server.token>"})
-                self._send(401, JSON_TYPE, body.encode(), {"WWW-Authenticate": 'Bearer realm="okrsync"'})
+                denied = json.dumps({"error": "unauthorized: send Authorization: Bearer <server.token>"})
+                self._send(
+                    401,
+                    JSON_TYPE,
+                    denied.encode(),
+                    {"WWW-Authenticate": 'Bearer realm="okrsync"'},
+                    body=body,
+                )
                 return
             status, content_type, payload = owner.answer(path)
         except Exception:  # a bug here must answer 500, not kill the server thread
             logger.exception("http: %s failed", path)
             status, content_type, payload = 500, JSON_TYPE, b'{"error": "internal error"}'
-        self._send(status, content_type, payload)
+        self._send(status, content_type, payload, body=body)
 
     def _send(
-        self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        content_type: str,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        body: bool = True,
     ) -> None:
+        """Answer with `payload`; for HEAD (`body=False`) its headers, Content-Length included, only."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -233,4 +265,5 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if body:
+            self.wfile.write(payload)

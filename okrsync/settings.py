@@ -299,6 +299,29 @@ class ServerSection(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
+class HttpSection(_Section):
+    """`[http]`: how okrsync's two HTTP stacks (requests under jira/PyGithub, httpx for alerts) trust TLS.
+
+    Proxies need no setting: both stacks read HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+    """
+
+    ca_bundle: Path | None = None
+    """PEM file of the CA certificates to trust instead of the default ones (a company CA)."""
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable_pem(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_absolute():
+            msg = f"expected an absolute path to a PEM file of CA certificates, got {str(value)!r}"
+            raise ValueError(msg)
+        if not value.is_file():
+            msg = f"expected a PEM file of CA certificates, but there is no file at {str(value)!r}"
+            raise ValueError(msg)
+        return value
+
+
 class Settings(BaseSettings):
     """Everything in config.toml, after the environment and secret references are applied.
 
@@ -321,6 +344,7 @@ class Settings(BaseSettings):
     """Owners by id; the id is what `owner` refers to in the mappings."""
     alerts: AlertsSection = AlertsSection()
     server: ServerSection = ServerSection()
+    http: HttpSection = HttpSection()
 
     _config_path: Path | None = PrivateAttr(None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.records import KnownIssues, PollRun
@@ -39,7 +40,7 @@ def mapped_containers(okrs: OkrSet, source: str) -> set[str]:
     return found
 
 
-def _github(source: Any, okrs: OkrSet) -> Poller:
+def _github(source: Any, okrs: OkrSet, *, ca_bundle: Path | None) -> Poller:
     from connectors.github import GitHubAuth, GitHubPoller, make_github
 
     auth = GitHubAuth(
@@ -54,6 +55,7 @@ def _github(source: Any, okrs: OkrSet) -> Poller:
         timeout=source.timeout,
         max_rate_limit_wait=source.max_rate_limit_wait,
         per_page=source.per_page,
+        ca_bundle=str(ca_bundle) if ca_bundle is not None else None,
     )
     repos = set(source.repos) | mapped_containers(okrs, source.name)
     return GitHubPoller(
@@ -93,7 +95,7 @@ def jql_sets(okrs: OkrSet, source: str) -> list[JqlSet]:
     return list(found.values())
 
 
-def _jira(source: Any, okrs: OkrSet) -> Poller:
+def _jira(source: Any, okrs: OkrSet, *, ca_bundle: Path | None) -> Poller:
     from connectors.jira import JiraPoller
 
     return JiraPoller(
@@ -110,12 +112,13 @@ def _jira(source: Any, okrs: OkrSet) -> Poller:
         overlap=timedelta(seconds=source.overlap_seconds),
         max_rate_limit_wait=source.max_rate_limit_wait,
         deleted_check_interval=timedelta(seconds=source.deleted_check_interval),
+        ca_bundle=str(ca_bundle) if ca_bundle is not None else None,
     )
 
 
-FACTORIES: dict[str, Callable[[Any, OkrSet], Poller]] = {"github": _github, "jira": _jira}
+FACTORIES: dict[str, Callable[..., Poller]] = {"github": _github, "jira": _jira}
 
 
-def make_poller(source: Any, okrs: OkrSet) -> Poller:
-    """Build the poller for one configured source."""
-    return FACTORIES[source.kind](source, okrs)
+def make_poller(source: Any, okrs: OkrSet, *, ca_bundle: Path | None = None) -> Poller:
+    """Build the poller for one configured source; `ca_bundle` is `[http] ca_bundle`."""
+    return FACTORIES[source.kind](source, okrs, ca_bundle=ca_bundle)

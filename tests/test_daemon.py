@@ -177,6 +177,8 @@ REQUIRED_METRICS = (
     "okrsync_deliveries_total",
     "okrsync_source_last_success_timestamp_seconds",
     "okrsync_is_leader",
+    "okrsync_kr_progress",  # the roll-up of each cycle reaches the KR gauges
+    "okrsync_kr_status",
 )
 
 

@@ -102,10 +102,11 @@ def test_the_image_runs_the_daemon_as_a_non_root_user() -> None:
     assert env["OKRSYNC_CONFIG"] == "/etc/okrsync/config.toml"
 
 
-def test_the_healthcheck_calls_healthz_with_python_not_curl() -> None:
+def test_the_healthcheck_calls_livez_with_python_not_curl() -> None:
+    """Liveness, not health: a GitHub outage (/healthz 503) must not get the container restarted."""
     options, _, _ = instruction("HEALTHCHECK").partition("CMD ")
     argv = healthcheck_command()
-    assert argv[1] == "-c" and "/healthz" in argv[2] and "urllib" in argv[2]
+    assert argv[1] == "-c" and "/livez" in argv[2] and "/healthz" not in argv[2] and "urllib" in argv[2]
     assert "curl" not in instruction("HEALTHCHECK") and "wget" not in instruction("HEALTHCHECK")
     assert "--timeout=" in options and "--interval=" in options
 

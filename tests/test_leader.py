@@ -169,7 +169,10 @@ def test_two_daemons_elect_one_leader_and_the_follower_takes_over_when_it_is_kil
             # Kill only once the delivery is acknowledged: a kill between the POST and its
             # acknowledgement is the one window where the outbox sends again (same delivery id).
             wait_for(
-                lambda: leader.metrics().get('okrsync_deliveries_total{outcome="delivered"}', 0) >= 1,
+                lambda: (
+                    leader.metrics().get('okrsync_deliveries_total{channel="hook",outcome="delivered"}', 0)
+                    >= 1
+                ),
                 timeout=5,
                 what="the acknowledgement",
             )

@@ -175,7 +175,9 @@ def test_metrics_expose_cycles_requests_events_deliveries_and_freshness(
             SourceOutcome(name="gh2", ok=False, error="boom"),
         ],
     )
-    report.delivery.delivered, report.delivery.retrying = 2, 1
+    metrics.known_channels(["hook"])
+    for outcome in ("delivered", "delivered", "retrying"):
+        report.delivery.count("hook", outcome)
     metrics.record_cycle(report, duration=0.42)
     metrics.is_leader.set(1)
 
@@ -188,9 +190,9 @@ def test_metrics_expose_cycles_requests_events_deliveries_and_freshness(
         'okrsync_source_requests_total{source="gh1"} 4.0',
         'okrsync_source_rate_limit_remaining{source="gh1"} 4990.0',
         'okrsync_source_polls_total{outcome="failed",source="gh2"} 1.0',
-        'okrsync_deliveries_total{outcome="delivered"} 2.0',
-        'okrsync_deliveries_total{outcome="retrying"} 1.0',
-        'okrsync_deliveries_total{outcome="failed"} 0.0',
+        'okrsync_deliveries_total{channel="hook",outcome="delivered"} 2.0',
+        'okrsync_deliveries_total{channel="hook",outcome="retrying"} 1.0',
+        'okrsync_deliveries_total{channel="hook",outcome="failed"} 0.0',
         'okrsync_source_healthy{source="gh2"} 0.0',
         "okrsync_is_leader 1.0",
         "# TYPE okrsync_events_total counter",

@@ -62,12 +62,14 @@ def make_github(
     max_rate_limit_wait: float = 60,
     retries: int = 2,
     per_page: int = 100,
+    ca_bundle: str | None = None,
 ) -> Github:
     """Make a client whose retries and rate-limit waits are bounded.
 
     PyGithub's defaults would sleep 0.25 s between requests and wait out a rate limit for as
     long as GitHub asks; a daemon needs a bound so a limited source fails this cycle cleanly
-    and the others go on.
+    and the others go on. `ca_bundle` (a PEM path) replaces the default trusted CAs; proxies
+    come from HTTPS_PROXY / NO_PROXY, which PyGithub's requests session reads itself.
     """
     retry = BoundedRetry(
         total=retries,
@@ -83,4 +85,5 @@ def make_github(
         retry=retry,
         seconds_between_requests=0,
         seconds_between_writes=0,
+        verify=ca_bundle if ca_bundle is not None else True,
     )

@@ -232,7 +232,12 @@ class GitHubPoller:
             counts = (milestone.open_issues, milestone.closed_issues)
             if None in counts or counts == stored[milestone.key]:
                 continue
-            logger.info("%s: %s counts changed without updates; reconciling", self.name, milestone.key)
+            logger.info(
+                "%s: %s counts changed without updates; reconciling",
+                self.name,
+                milestone.key,
+                extra={"source": self.name},
+            )
             yield from self._reconcile(run, repo, milestone.number or 0, known)
 
     def _reconcile(self, run: PollRun, repo: str, number: int, known: KnownIssues) -> Iterator[Batch]:

@@ -96,6 +96,7 @@ class Reconciler:
                 repo,
                 len(missing),
                 len(stored),
+                extra={"source": self.source},
             )
             walk.pages = []  # list afresh next time rather than trust 304s of a rejected list
         elif missing:
@@ -172,6 +173,7 @@ class Reconciler:
                 len(gone),
                 len(moved),
                 ", ".join((gone + moved)[:10]),
+                extra={"source": self.source},
             )
         return batch
 
@@ -201,7 +203,12 @@ def drop_moved(batch: Batch, known: KnownIssues, *, source: str) -> Batch:
     stale -= {r.key for r in batch.issues} | set(batch.removed_issues)
     if not stale:
         return batch
-    logger.info("source %s: transferred, removing the old copies: %s", source, ", ".join(sorted(stale)))
+    logger.info(
+        "source %s: transferred, removing the old copies: %s",
+        source,
+        ", ".join(sorted(stale)),
+        extra={"source": source},
+    )
     return replace(batch, removed_issues=[*batch.removed_issues, *sorted(stale)])
 
 

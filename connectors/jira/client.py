@@ -43,10 +43,14 @@ EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
 _MAX_ATTEMPTS = 10  # a server answering "Retry-After: 0" forever must not spin us forever
 
 
-def make_jira(*, url: str, email: str | None, token: SecretStr | None, timeout: float) -> JIRA:
+def make_jira(
+    *, url: str, email: str | None, token: SecretStr | None, timeout: float, ca_bundle: str | None = None
+) -> JIRA:
     """Make a client: Basic email + API token when an email is given (Cloud), else a Bearer PAT.
 
     Building it asks for `serverInfo`, whose `deploymentType` tells Cloud from Data Center.
+    `ca_bundle` (a PEM path) replaces the default trusted CAs (the client's `verify` option);
+    proxies come from HTTPS_PROXY / NO_PROXY, which its requests session reads itself.
     """
     secret = token.get_secret_value() if token is not None else None
     auth: dict[str, Any] = {}
@@ -59,7 +63,7 @@ def make_jira(*, url: str, email: str | None, token: SecretStr | None, timeout: 
         max_retries=0,
         timeout=timeout,
         get_server_info=True,
-        options={"check_update": False},
+        options={"check_update": False, "verify": ca_bundle if ca_bundle is not None else True},
         **auth,
     )
 
@@ -167,7 +171,12 @@ class Caller:
                 if waited + delay > self.max_wait:
                     raise self._limited(what, exc, delay=delay, waited=waited) from None
                 logger.warning(
-                    "source %s: %s answered %s; waiting %.1f s as asked", self.source, what, status, delay
+                    "source %s: %s answered %s; waiting %.1f s as asked",
+                    self.source,
+                    what,
+                    status,
+                    delay,
+                    extra={"source": self.source},
                 )
                 self.sleep(delay)
                 waited += delay

@@ -166,6 +166,7 @@ class JiraPoller:
         max_rate_limit_wait: float = 60,
         deleted_check_interval: timedelta = timedelta(hours=1),
         page_size: int = 100,
+        ca_bundle: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
@@ -182,6 +183,7 @@ class JiraPoller:
         self.overlap = overlap
         self.deleted_check_interval = deleted_check_interval
         self.page_size = page_size
+        self.ca_bundle = ca_bundle
         self.caller = Caller(name, max_wait=max_rate_limit_wait, sleep=sleep, clock=clock)
         self._jira: JIRA | None = None
         self._site = SiteFields()
@@ -214,7 +216,13 @@ class JiraPoller:
             raise SourceError(self.name, msg, retriable=False)
         jira = self.caller.call(
             f"connecting to {self.url} (serverInfo)",
-            lambda: make_jira(url=self.url, email=self.email, token=self.token, timeout=self.timeout),
+            lambda: make_jira(
+                url=self.url,
+                email=self.email,
+                token=self.token,
+                timeout=self.timeout,
+                ca_bundle=self.ca_bundle,
+            ),
         )
         fields = self.caller.call("reading the field list (/rest/api/2/field)", jira.fields)
         if not isinstance(fields, list):
@@ -228,6 +236,7 @@ class JiraPoller:
             "Cloud" if self._cloud else f"Data Center ({jira.deploymentType})",
             self._site.story_points or "not found",
             self._site.epic_link or "parent",
+            extra={"source": self.name},
         )
         self._jira = jira
         return jira
@@ -461,6 +470,7 @@ class JiraPoller:
                     project,
                     len(candidates),
                     len(stored | epics),
+                    extra={"source": self.name},
                 )
                 continue
             gone = [key for key in candidates if self._get_issue(key, ["key"], exact=True) is None]
@@ -472,6 +482,7 @@ class JiraPoller:
                 len(gone),
                 project,
                 ", ".join(gone[:10]),
+                extra={"source": self.name},
             )
             batch = Batch(removed_issues=[k for k in gone if k in stored])
             batch.removed_milestones = [epic_key(k) for k in gone if k in epics]

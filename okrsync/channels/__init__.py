@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from okrsync.channels.base import Alert, Channel, Recipient
@@ -42,18 +43,24 @@ CHANNELS: dict[str, tuple[str, str]] = {
     "email": ("okrsync.channels.email", "EmailChannel"),
     "apprise": ("okrsync.channels.apprise_channel", "AppriseChannel"),
 }
+# The types that speak HTTP through httpx, and so take `[http] ca_bundle` (Apprise has its own
+# stack, requests, which reads REQUESTS_CA_BUNDLE; email speaks SMTP).
+HTTP_CHANNELS = frozenset({"webhook", "slack"})
 
 
-def channel_class(kind: str) -> Callable[[ChannelSettings], Channel]:
+def channel_class(kind: str) -> Callable[..., Channel]:
     """Import and return the class of channel type `kind`."""
     module, name = CHANNELS[kind]
-    cls: Callable[[ChannelSettings], Channel] = getattr(import_module(module), name)
+    cls: Callable[..., Channel] = getattr(import_module(module), name)
     return cls
 
 
-def make_channel(settings: ChannelSettings) -> Channel:
-    """Build the channel `settings` describes."""
-    return channel_class(settings.type)(settings)
+def make_channel(settings: ChannelSettings, *, ca_bundle: Path | None = None) -> Channel:
+    """Build the channel `settings` describes; HTTP channels trust `ca_bundle` when given."""
+    cls = channel_class(settings.type)
+    if settings.type in HTTP_CHANNELS:
+        return cls(settings, ca_bundle=ca_bundle)
+    return cls(settings)
 
 
 def __getattr__(name: str) -> Any:

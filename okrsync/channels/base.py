@@ -6,15 +6,19 @@ outbox retries a retriable error with backoff and marks a permanent one failed (
 the classification here decides whether a user ever sees a broken channel.
 
 Nothing a channel raises may hold a secret: webhook and Slack URLs embed tokens, so messages
-name the channel (its table name in config.toml) and never the URL, and errors from the HTTP
+name the channel (its table name in config.toml) and never the URL (an untrusted TLS
+certificate names the host alone, which holds no token), and errors from the HTTP
 library are reduced to their class name and raised `from None`, so a traceback printed at the
 daemon boundary cannot reveal them through `__cause__` either.
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from okrsync import __version__
 from okrsync.channels.text import strip_controls
@@ -101,6 +105,29 @@ def endpoint(url: str) -> str:
     return f"{parsed.host}:{port}" if port else parsed.host
 
 
+def tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """Say what httpx should trust: the `[http] ca_bundle` PEM file, else its defaults (certifi).
+
+    httpx takes an `SSLContext` (a path string is deprecated); the bundle replaces the default
+    CAs, as `verify=<path>` does for requests under jira and PyGithub, so both stacks trust
+    the same certificates.
+    """
+    if ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(ca_bundle))
+
+
+def _untrusted_certificate(exc: Exception) -> str | None:
+    """Return the TLS verification failure inside a transport error, or None for any other."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else None
+
+
 def post(
     channel: str,
     url: str,
@@ -109,6 +136,7 @@ def post(
     headers: dict[str, str],
     client: httpx.Client | None = None,
     detail: bool = False,
+    ca_bundle: Path | None = None,
 ) -> httpx.Response:
     """POST `content` to `url` and return the 2xx response, or raise a classified error.
 
@@ -116,13 +144,17 @@ def post(
     followed: a POST that is redirected was not delivered, and the user must fix the URL.
     `detail` adds the first bytes of the response body to the message, for vendors whose
     answers are short error codes (Slack's `no_service`); a generic endpoint's body could
-    echo anything, so it is left out.
+    echo anything, so it is left out. A certificate that is not trusted is named with the
+    host (not the URL, whose path may hold a token) and the `[http] ca_bundle` cure.
+    Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, which httpx reads (`trust_env`).
     """
     import httpx  # here, not at the top: a cycle that sends nothing never loads it
 
     try:
         if client is None:
-            with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as own:
+            with httpx.Client(
+                timeout=HTTP_TIMEOUT, follow_redirects=False, verify=tls_verify(ca_bundle)
+            ) as own:
                 response = own.post(url, content=content, headers=headers)
         else:
             response = client.post(url, content=content, headers=headers)
@@ -133,6 +165,14 @@ def post(
         msg = f"{channel}: the URL is not a valid http(s) address ({type(exc).__name__})"
         raise DeliveryError(msg, permanent=True) from None
     except httpx.TransportError as exc:
+        untrusted = _untrusted_certificate(exc)
+        if untrusted is not None:
+            host = urlsplit(url).hostname or "the server"
+            msg = (
+                f"{channel}: the TLS certificate of {host} is not trusted ({untrusted}); "
+                "if a company CA signs it, set [http] ca_bundle to its PEM file"
+            )
+            raise DeliveryError(msg) from None
         what = "cannot reach" if isinstance(exc, httpx.ConnectError) else "network error with"
         msg = f"{channel}: {what} {endpoint(url)} ({type(exc).__name__})"
         raise DeliveryError(msg) from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from okrsync.channels.base import USER_AGENT, Alert, post
@@ -92,13 +93,16 @@ def blocks(alert: Alert) -> dict[str, Any]:
 class SlackChannel:
     """Post each alert to a Slack incoming webhook."""
 
-    def __init__(self, settings: ChannelSettings, *, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, settings: ChannelSettings, *, client: httpx.Client | None = None, ca_bundle: Path | None = None
+    ) -> None:
         if settings.url is None:
             msg = f"slack channel {settings.name!r}: expected a url"
             raise ValueError(msg)
         self.name = settings.name
         self._url = settings.url
         self._client = client
+        self._ca_bundle = ca_bundle
 
     def notify(self, alert: Alert) -> None:
         """Deliver the message; Slack's own error codes decide whether a retry can help.
@@ -118,4 +122,5 @@ class SlackChannel:
             headers=headers,
             client=self._client,
             detail=True,
+            ca_bundle=self._ca_bundle,
         )

@@ -27,6 +27,7 @@ import itertools
 import json
 import math
 import re
+import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -273,9 +274,9 @@ class GitHubSim(SimServer):
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> GitHubSim:
+    def start(self, port: int = 0, *, tls: ssl.SSLContext | None = None) -> GitHubSim:
         """Start serving; API urls in bodies use this server's address, so drop cached JSON."""
-        super().start(port)
+        super().start(port, tls=tls)
         with self.lock:
             self._api = self.url + self.api_prefix
             self._users.clear()

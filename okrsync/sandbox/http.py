@@ -8,6 +8,7 @@ measure itself instead of okrsync.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -89,12 +90,17 @@ class SimServer:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self._server: ThreadingHTTPServer | None = None
+        self._scheme = "http"
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> SimServer:
-        """Start serving on 127.0.0.1 (a free port unless one is given)."""
+    def start(self, port: int = 0, *, tls: ssl.SSLContext | None = None) -> SimServer:
+        """Start serving on 127.0.0.1 (a free port unless one is given); HTTPS when given `tls`.
+
+        `tls` (a server-side context with a certificate) lets tests play a tracker behind a
+        company CA, the case `[http] ca_bundle` exists for.
+        """
         sim = self
 
         class Handler(_Handler):
@@ -102,6 +108,10 @@ class SimServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         # A short poll interval: stop() waits for the serve loop to notice, 0.5 s by default,
         # which would dominate every test that starts and stops a simulator.
         self._thread = threading.Thread(
@@ -127,7 +137,7 @@ class SimServer:
     def url(self) -> str:
         assert self._server is not None, "start() the simulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     # --- faults and log --------------------------------------------------------------------
 
