@@ -498,6 +498,25 @@ def alerts_test(ctx: typer.Context) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
+class SchemaChoice(StrEnum):
+    """The files `okrsync schema` describes."""
+
+    mappings = "mappings"
+    config = "config"
+
+
+@app.command()
+def schema(
+    which: Annotated[SchemaChoice, typer.Argument(help="mappings (a mappings/*.toml file) or config.")] = (
+        SchemaChoice.mappings
+    ),
+) -> None:
+    """Print the JSON Schema of a mappings file or of config.toml, for editors and CI."""
+    from okrsync.ascode.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(which.value), indent=2) + "\n")
+
+
 @app.command()
 def demo(
     keep: Annotated[

@@ -43,7 +43,17 @@ from typing import Any, cast
 
 from okrsync.errors import InputError, MappingError, Problem
 from okrsync.lint import lint
+from okrsync.mappingformat import (
+    CycleTable,
+    KeyResultTable,
+    LinkTable,
+    MappingFile,
+    ObjectiveTable,
+    choices,
+    keys,
+)
 from okrsync.okrs import (
+    Aggregate,
     Commitment,
     Cycle,
     KeyResult,
@@ -58,26 +68,12 @@ from okrsync.okrs import (
 from okrsync.settings import Settings
 from okrsync.tomlpos import KeyPath, line_of, load_toml, show_value, unknown_key_message
 
-FILE_KEYS = ("cycle", "objective")
-CYCLE_KEYS = ("id", "start", "end")
-OBJECTIVE_KEYS = ("id", "title", "owner", "team", "parent", "weight", "key_result")
-KR_KEYS = (
-    "id",
-    "title",
-    "owner",
-    "kind",
-    "baseline",
-    "target",
-    "unit",
-    "commitment",
-    "measurement",
-    "weight",
-    "weighting",
-    "value_query",
-    "value_source",
-    "link",
-)
-LINK_KEYS = ("source", "repo", "milestone", "number", "version", "epic", "jql", "due", "title", "weight")
+# The keys each table may hold are declared once, in okrsync.mappingformat (also the JSON Schema).
+FILE_KEYS = keys(MappingFile)
+CYCLE_KEYS = keys(CycleTable)
+OBJECTIVE_KEYS = keys(ObjectiveTable)
+KR_KEYS = keys(KeyResultTable)
+LINK_KEYS = keys(LinkTable)
 
 # Which key picks the link kind, and the source kind it needs.
 _SELECTORS: dict[str, tuple[LinkKind, str]] = {
@@ -192,6 +188,14 @@ class _File:
             self.add((*path, key), f"expected {expected}, got {show_value(value)}")
             return None
         return float(value)
+
+    def fraction(self, table: dict[str, Any], path: KeyPath, key: str) -> float | None:
+        """Read a share from 0 up to (not including) 1, such as `in_progress_weight`."""
+        value = self.number(table, path, key)
+        if value is not None and not 0 <= value < 1:
+            self.add((*path, key), f"expected a number from 0 up to (not including) 1, got {_num(value)}")
+            return None
+        return value
 
     def integer(self, table: dict[str, Any], path: KeyPath, key: str) -> int | None:
         value = table[key]
@@ -364,9 +368,10 @@ class _Loader:
             self.claim(f, path, ident, "key result")
         title = f.string(table, path, "title", required=True)
         owner = f.string(table, path, "owner", required=True)
-        kind = f.choice(table, path, "kind", ("milestones", "metric"))
-        commitment = f.choice(table, path, "commitment", ("aspirational", "committed"))
-        weighting = f.choice(table, path, "weighting", ("count", "points"))
+        kind = f.choice(table, path, "kind", choices(KeyResultTable, "kind"))
+        commitment = f.choice(table, path, "commitment", choices(KeyResultTable, "commitment"))
+        weighting = f.choice(table, path, "weighting", choices(KeyResultTable, "weighting"))
+        aggregate = f.choice(table, path, "value_aggregate", choices(KeyResultTable, "value_aggregate"))
         baseline = f.number(table, path, "baseline")
         target = f.number(table, path, "target")
         unit = f.string(table, path, "unit")
@@ -374,6 +379,8 @@ class _Loader:
         weight = f.number(table, path, "weight", positive=True)
         value_query = f.string(table, path, "value_query")
         value_source = f.string(table, path, "value_source")
+        value_field = f.string(table, path, "value_field")
+        in_progress_weight = f.fraction(table, path, "in_progress_weight")
 
         if baseline is not None and target is not None and baseline == target:
             f.add((*path, "target"), f"expected a target different from the baseline ({_num(baseline)})")
@@ -395,6 +402,7 @@ class _Loader:
             if "value_query" not in table:
                 f.add((*path, "value_source"), "expected value_source only together with value_query")
             self.check_source(f, (*path, "value_source"), value_source, needed=None, selector=None)
+        self.check_aggregate(f, table, path, aggregate=aggregate, value_field=value_field)
 
         links = []
         for lpath, link_table in f.array(table, path, "link"):
@@ -409,6 +417,7 @@ class _Loader:
             or kind is None
             or commitment is None
             or weighting is None
+            or aggregate is None
         ):
             return None
         return KeyResult(
@@ -427,8 +436,38 @@ class _Loader:
             links=tuple(links),
             value_query=value_query,
             value_source=value_source,
+            value_aggregate=cast(Aggregate, aggregate),
+            value_field=value_field,
+            in_progress_weight=in_progress_weight,
             where=f.where(path),
         )
+
+    def check_aggregate(
+        self, f: _File, table: dict[str, Any], path: KeyPath, *, aggregate: str | None, value_field: str | None
+    ) -> None:
+        """Check `value_aggregate` and `value_field`: a sum or an average needs a numeric field.
+
+        GitHub issues carry no numeric fields, only labels, so on a GitHub source the one field
+        is `points` (from `points:N` labels, as `weighting = "points"` reads them).
+        """
+        for key in ("value_aggregate", "value_field"):
+            if key in table and "value_query" not in table:
+                f.add((*path, key), f"expected {key} only together with value_query")
+        if aggregate in ("sum", "average") and "value_field" not in table:
+            f.add(
+                (*path, "value_field"),
+                f"missing; value_aggregate = {aggregate!r} needs the numeric field to {aggregate}"
+                " (a Jira field name such as 'Story Points'; GitHub: 'points')",
+            )
+        if aggregate == "count" and "value_field" in table:
+            f.add((*path, "value_field"), 'expected value_field only with value_aggregate = "sum" or "average"')
+        source = self.settings.sources.get(str(table.get("value_source")))
+        if value_field is not None and source is not None and source.kind == "github" and value_field != "points":
+            f.add(
+                (*path, "value_field"),
+                f"expected 'points' on a GitHub source (issues have no numeric fields; points come from"
+                f" points:N labels), got {value_field!r}",
+            )
 
     def check_source(
         self, f: _File, path: KeyPath, name: str, *, needed: str | None, selector: str | None
