@@ -103,7 +103,10 @@ def _key_result_rules(schema: dict[str, Any]) -> None:
             "else": {"not": {"required": ["value_query"]}},
         },
         {
-            "if": {"properties": {"value_aggregate": {"enum": ["sum", "average"]}}, "required": ["value_aggregate"]},
+            "if": {
+                "properties": {"value_aggregate": {"enum": ["sum", "average"]}},
+                "required": ["value_aggregate"],
+            },
             "then": {"required": ["value_field"]},
         },
     ]

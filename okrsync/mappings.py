@@ -443,7 +443,13 @@ class _Loader:
         )
 
     def check_aggregate(
-        self, f: _File, table: dict[str, Any], path: KeyPath, *, aggregate: str | None, value_field: str | None
+        self,
+        f: _File,
+        table: dict[str, Any],
+        path: KeyPath,
+        *,
+        aggregate: str | None,
+        value_field: str | None,
     ) -> None:
         """Check `value_aggregate` and `value_field`: a sum or an average needs a numeric field.
 
@@ -460,9 +466,16 @@ class _Loader:
                 " (a Jira field name such as 'Story Points'; GitHub: 'points')",
             )
         if aggregate == "count" and "value_field" in table:
-            f.add((*path, "value_field"), 'expected value_field only with value_aggregate = "sum" or "average"')
+            f.add(
+                (*path, "value_field"), 'expected value_field only with value_aggregate = "sum" or "average"'
+            )
         source = self.settings.sources.get(str(table.get("value_source")))
-        if value_field is not None and source is not None and source.kind == "github" and value_field != "points":
+        if (
+            value_field is not None
+            and source is not None
+            and source.kind == "github"
+            and value_field != "points"
+        ):
             f.add(
                 (*path, "value_field"),
                 f"expected 'points' on a GitHub source (issues have no numeric fields; points come from"

@@ -107,7 +107,9 @@ def test_the_hook_passes_valid_okrs_and_fails_broken_ones(
     bad = try_repo(okr_repo(tmp_path / "bad", broken), hook_repo, pre_commit_home)
     assert bad.returncode == 1
     assert "Failed" in bad.stdout
-    assert "okrs/eng.toml:15: objective[0].key_result[0].ownr: unknown key; did you mean 'owner'?" in bad.stdout
+    assert (
+        "okrs/eng.toml:15: objective[0].key_result[0].ownr: unknown key; did you mean 'owner'?" in bad.stdout
+    )
 
 
 def test_the_hook_fails_on_a_best_practice_warning(

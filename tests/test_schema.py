@@ -121,7 +121,8 @@ BROKEN_MAPPINGS = {
     "negative weight": HEAD + "weight = -1\n",
     "metric without target": HEAD + 'kind = "metric"\nbaseline = 0\n',
     "value_query on a milestones kr": HEAD + 'value_query = "is:open"\nvalue_source = "github"\n',
-    "value_query without source": HEAD + 'kind = "metric"\nbaseline = 0\ntarget = 5\nvalue_query = "is:open"\n',
+    "value_query without source": HEAD
+    + 'kind = "metric"\nbaseline = 0\ntarget = 5\nvalue_query = "is:open"\n',
     "sum without field": HEAD
     + 'kind = "metric"\nbaseline = 0\ntarget = 5\nvalue_query = "x"\nvalue_source = "jira"\nvalue_aggregate = "sum"\n',
     "bad aggregate": HEAD
@@ -131,8 +132,10 @@ BROKEN_MAPPINGS = {
     "link with two selectors": HEAD
     + '\n[[objective.key_result.link]]\nsource = "jira"\nversion = "ONB/2.0"\nepic = "ONB-1"\n',
     "link with no selector": HEAD + '\n[[objective.key_result.link]]\nsource = "jira"\n',
-    "milestone link without repo": HEAD + '\n[[objective.key_result.link]]\nsource = "github"\nmilestone = "M"\n',
-    "jql link without due": HEAD + '\n[[objective.key_result.link]]\nsource = "jira"\njql = "x"\ntitle = "T"\n',
+    "milestone link without repo": HEAD
+    + '\n[[objective.key_result.link]]\nsource = "github"\nmilestone = "M"\n',
+    "jql link without due": HEAD
+    + '\n[[objective.key_result.link]]\nsource = "jira"\njql = "x"\ntitle = "T"\n',
     "due on a version link": HEAD
     + '\n[[objective.key_result.link]]\nsource = "jira"\nversion = "ONB/2.0"\ndue = 2026-11-01\n',
     "bad repo": HEAD + '\n[[objective.key_result.link]]\nsource = "github"\nrepo = "web"\nmilestone = "M"\n',

@@ -71,5 +71,7 @@ def _secret_references(definition: dict[str, Any]) -> None:
             "description": f"Path of a file holding {name} (relative to the config file's folder).",
         }
         forms = [name, f"{name}_env", f"{name}_file"]
-        exclusive = {"not": {"anyOf": [{"required": [a, b]} for i, a in enumerate(forms) for b in forms[i + 1 :]]}}
+        exclusive = {
+            "not": {"anyOf": [{"required": [a, b]} for i, a in enumerate(forms) for b in forms[i + 1 :]]}
+        }
         definition.setdefault("allOf", []).append(exclusive)
