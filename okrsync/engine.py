@@ -296,7 +296,12 @@ def poll_source(
     with session(engine) as db:
         state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
         try:
-            writer = IssueWriter(db, name, label_prefix=settings.okrsync.label_prefix)
+            writer = IssueWriter(
+                db,
+                name,
+                label_prefix=settings.okrsync.label_prefix,
+                in_progress_labels=getattr(settings.sources[name], "in_progress_labels", ()),
+            )
             run = poller.poll(dict(state.cursor), StoredIssues(db, name, writer=writer), now=now)
             try:
                 _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
