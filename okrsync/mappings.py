@@ -12,7 +12,15 @@ okrsync additions to the format:
   their issues (1 each, or story points; SPEC §2).
 - metric key result `value_query` + `value_source`: a GitHub issue-search string or a JQL
   query, run on the configured source `value_source`; its result count is the KR's value.
+- metric key result `value_aggregate = "count" | "sum" | "average"` (default "count") with
+  `value_field`: the sum or average of a numeric field over `value_query`'s issues (a Jira
+  field by name or id; on GitHub only `points`, from `points:N` labels).
+- key result `in_progress_weight` (0 up to 1; default: its sources' `in_progress_weight`, else
+  0): the share of an in-progress issue counted as done (partial credit).
 - link `weight` (default 1): the milestone's weight in its KR's mean.
+
+The keys each table may hold, their types and choices are declared once in
+`okrsync.mappingformat` (also the source of `okrsync schema mappings`).
 
 A link names a configured `source` and exactly one of:
 
