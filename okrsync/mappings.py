@@ -49,9 +49,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from okrsync.errors import InputError, MappingError, Problem
 from okrsync.lint import lint
 from okrsync.mappingformat import (
+    ID_PATTERN,
+    ISSUE_KEY_PATTERN,
+    REPO_PATTERN,
     CycleTable,
     KeyResultTable,
     LinkTable,
@@ -94,9 +99,9 @@ _SELECTORS: dict[str, tuple[LinkKind, str]] = {
 _ONE_OF = "exactly one of milestone, number, version, epic or jql"
 
 # Ids end up in tracker labels (`kr:ENG-1.1`), so they must survive being a label.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")
+_ID = re.compile(ID_PATTERN)
+_REPO = re.compile(REPO_PATTERN)
+_ISSUE_KEY = re.compile(ISSUE_KEY_PATTERN)
 
 
 def load_okrs(folder: Path, *, settings: Settings) -> OkrSet:
@@ -286,12 +291,31 @@ class _Loader:
             self.problems.extend(exc.problems)
             return
         f = _File(display, text, self.problems)
+        before = len(self.problems)
         f.keys(data, (), FILE_KEYS)
         cycle = self.read_cycle(f, data)
         for opath, table in f.array(data, (), "objective"):
             objective = self.read_objective(f, table, opath, cycle_id=cycle.id if cycle else "")
             if objective is not None and cycle is not None:
                 self.objectives.append(objective)
+        if len(self.problems) == before:
+            self.check_shape(f, data)
+
+    def check_shape(self, f: _File, data: dict[str, Any]) -> None:
+        """Validate the file with the models of `okrsync.mappingformat` too, as the JSON Schema does.
+
+        The checks above give the precise messages; this pass guarantees that a file the
+        published schema would refuse (it is generated from the same models) is never accepted,
+        should the two ever drift apart. It runs only on a file those checks passed.
+        """
+        try:
+            MappingFile.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                f.add(
+                    tuple(error["loc"]),
+                    f"expected {error['msg'].lower()}, got {show_value(error.get('input'))}",
+                )
 
     def read_cycle(self, f: _File, data: dict[str, Any]) -> Cycle | None:
         path: KeyPath = ("cycle",)
