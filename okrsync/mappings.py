@@ -312,10 +312,8 @@ class _Loader:
             MappingFile.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
-                f.add(
-                    tuple(error["loc"]),
-                    f"expected {error['msg'].lower()}, got {show_value(error.get('input'))}",
-                )
+                got = show_value(error.get("input"))
+                f.add(tuple(error["loc"]), f"not accepted by the mappings format ({error['msg']}); got {got}")
 
     def read_cycle(self, f: _File, data: dict[str, Any]) -> Cycle | None:
         path: KeyPath = ("cycle",)
