@@ -313,3 +313,18 @@ def test_a_sum_and_an_average_of_points_labels_over_a_github_search(
     kr = rollup.key_results["ENG-1.2"]
     assert kr.value == pytest.approx(value)
     assert kr.progress == pytest.approx(value / 20)
+
+
+def test_validate_tracker_checks_that_a_summed_jira_field_exists(
+    jira: JiraSim, tmp_path: Path, database_url: str
+) -> None:
+    mapping = POINTS_MAPPING.replace('value_field = "story points"', 'value_field = "Story Pointz"')
+    project = write_jira_project(
+        tmp_path, database_url=database_url, jira_url=jira.url, token=JIRA_PAT, mapping=mapping
+    )
+    result = CliRunner().invoke(app, ["--config", str(project.config), "validate", "--tracker"])
+    assert result.exit_code == 2
+    assert "okrs.toml:25: ENG-1.2: value_field 'Story Pointz' is no field of this Jira site" in " ".join(
+        result.output.split()
+    )
+    assert "ENG-1.1" not in result.output  # "Story Points" is found by name

@@ -560,6 +560,11 @@ class JiraPoller:
         )
         return int(page.get("total") or 0)
 
+    def field_id(self, field: str) -> str | None:
+        """Find a field's id by its name or id in the site's `/field` list (None: no such field)."""
+        self.connect()
+        return find_field(self._fields, field)
+
     def field_values(self, query: str, field: str) -> list[float]:
         """Read a numeric field of every issue a JQL query matches (a metric KR's sum or average).
 
@@ -567,8 +572,7 @@ class JiraPoller:
         site's `/field` list read at connect, as the story points field is. Issues where the
         field is empty or not a number give no value (the caller decides what that means).
         """
-        self.connect()
-        field_id = find_field(self._fields, field)
+        field_id = self.field_id(field)
         if field_id is None:
             msg = f"value_field {field!r}: no such field on {self.url} (expected a field name or id from /rest/api/2/field)"
             raise SourceError(self.name, msg, retriable=False)
