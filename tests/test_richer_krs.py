@@ -327,4 +327,4 @@ def test_validate_tracker_checks_that_a_summed_jira_field_exists(
     assert "okrs.toml:25: ENG-1.2: value_field 'Story Pointz' is no field of this Jira site" in " ".join(
         result.output.split()
     )
-    assert "ENG-1.1" not in result.output  # "Story Points" is found by name
+    assert "ENG-1.1: value_field" not in result.output  # "Story Points" is found by name
