@@ -625,9 +625,13 @@ class _Loader:
             self.problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
             raise MappingError(self.problems)
         okrs = OkrSet(cycles=dict(self.cycles), objectives=by_id)
-        return OkrSet(
-            cycles=okrs.cycles, objectives=okrs.objectives, warnings=tuple(lint(okrs, people=people))
-        )
+        unlabelled = [
+            name
+            for name, source in self.settings.sources.items()
+            if source.kind == "github" and not getattr(source, "in_progress_labels", None)
+        ]
+        warnings = lint(okrs, people=people, unlabelled=unlabelled)
+        return OkrSet(cycles=okrs.cycles, objectives=okrs.objectives, warnings=tuple(warnings))
 
     def _check_loops(self, graph: dict[str, str]) -> None:
         """Report each parent loop (A → B → A) once, at its first objective in file order."""

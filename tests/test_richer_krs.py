@@ -328,3 +328,22 @@ def test_validate_tracker_checks_that_a_summed_jira_field_exists(
         result.output.split()
     )
     assert "ENG-1.1: value_field" not in result.output  # "Story Points" is found by name
+
+
+def test_partial_credit_on_github_without_in_progress_labels_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "okrs.toml").write_text(
+        MAPPING.replace('unit = "%"\n', 'unit = "%"\nin_progress_weight = 0.5\n')
+    )
+    config = tmp_path / "config.toml"
+    config.write_text('[sources.github]\nkind = "github"\n\n[people.bob]\nname = "Bob"\n')
+    result = CliRunner().invoke(app, ["--config", str(config), "validate", "--strict"])
+    assert result.exit_code == 2
+    assert (
+        "okrs.toml:12: key_result ENG-1.1: in_progress_weight has no effect on its GitHub milestones:"
+        " source 'github' sets no in_progress_labels" in " ".join(result.output.split())
+    )
+    config.write_text(
+        config.read_text().replace('kind = "github"', 'kind = "github"\nin_progress_labels = ["wip"]')
+    )
+    assert CliRunner().invoke(app, ["--config", str(config), "validate", "--strict"]).exit_code == 0
