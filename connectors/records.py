@@ -73,6 +73,7 @@ class IssueRecord:
     done_at: datetime | None = None
     milestone_keys: tuple[str, ...] = field(default=())
     node_id: str | None = None  # GitHub's global id: it survives a transfer, the key does not
+    in_progress: bool = False  # open and started, as the tracker says (Jira: status category indeterminate)
 
 
 @dataclass

@@ -490,6 +490,88 @@ def alerts_test(ctx: typer.Context) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
+class DiffFormat(StrEnum):
+    """The outputs of `okrsync diff`."""
+
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    before: Annotated[
+        str, typer.Argument(metavar="A", help="A git revision of the mappings repo, or a folder.")
+    ],
+    after: Annotated[
+        str, typer.Argument(metavar="B", help="A git revision of the mappings repo, or a folder.")
+    ],
+    output: Annotated[
+        DiffFormat, typer.Option("--format", help="text, markdown (a pull-request comment) or json.")
+    ] = DiffFormat.text,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Roll up both sides over the config's database.")
+    ] = True,
+) -> None:
+    """Show what a change to the mappings does to the OKRs, and to each changed KR's progress."""
+    import tempfile
+
+    from okrsync.ascode import render
+    from okrsync.ascode.diff import compare, read_only_store, with_progress, without_progress
+    from okrsync.ascode.revisions import load_side
+    from okrsync.days import local_day
+    from okrsync.settings import load_settings
+    from okrsync.store import session
+
+    try:
+        settings = load_settings(config_path(ctx))
+        with tempfile.TemporaryDirectory(prefix="okrsync-diff-") as scratch:
+            old = load_side(before, settings=settings, scratch=Path(scratch))
+            new = load_side(after, settings=settings, scratch=Path(scratch))
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(Text.assemble(("error: ", "red"), str(problem)), highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    result = compare(old, new, before_name=before, after_name=after)
+    if not progress:
+        result = without_progress(result, "--no-progress")
+    elif not result.empty:
+        engine, reason = read_only_store(settings.okrsync.database_url)
+        if engine is None:
+            result = without_progress(result, reason or "no database")
+        else:
+            today = local_day(now(), settings.okrsync.tz)
+            with session(engine) as db:
+                result = with_progress(result, old, new, session=db, settings=settings, today=today)
+            engine.dispose()
+    if output == DiffFormat.json:
+        sys.stdout.write(json.dumps(render.to_json(result), indent=2) + "\n")
+    elif output == DiffFormat.markdown:
+        sys.stdout.write(render.to_markdown(result))
+    else:
+        sys.stdout.write(render.to_text(result))
+
+
+class SchemaChoice(StrEnum):
+    """The files `okrsync schema` describes."""
+
+    mappings = "mappings"
+    config = "config"
+
+
+@app.command()
+def schema(
+    which: Annotated[SchemaChoice, typer.Argument(help="mappings (a mappings/*.toml file) or config.")] = (
+        SchemaChoice.mappings
+    ),
+) -> None:
+    """Print the JSON Schema of a mappings file or of config.toml, for editors and CI."""
+    from okrsync.ascode.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(which.value), indent=2) + "\n")
+
+
 @app.command()
 def demo(
     keep: Annotated[

@@ -23,7 +23,7 @@ from okrsync.alerts import MAX_OPEN_ISSUES, build_payload, new_event_id
 from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
 from okrsync.ingest import IssueWriter, StoredIssues, save_milestones
-from okrsync.okrs import OkrSet
+from okrsync.okrs import KeyResult, OkrSet
 from okrsync.outbox import DispatchReport, NewEvent, dispatch, known_keys, load_watches, record
 from okrsync.progress import compute, include_pull_requests, open_issues
 from okrsync.rollup import Rollup
@@ -333,7 +333,12 @@ def poll_source(
     with session(engine) as db:
         state = db.get(SourceState, name) or SourceState(name=name, kind=kind, cursor={})
         try:
-            writer = IssueWriter(db, name, label_prefix=settings.okrsync.label_prefix)
+            writer = IssueWriter(
+                db,
+                name,
+                label_prefix=settings.okrsync.label_prefix,
+                in_progress_labels=getattr(settings.sources[name], "in_progress_labels", ()),
+            )
             run = poller.poll(dict(state.cursor), StoredIssues(db, name, writer=writer), now=now)
             if progress is not None:
                 hook = progress
@@ -422,19 +427,39 @@ def _snapshot(run: PollRun, outcome: SourceOutcome) -> SourceProgress:
     )
 
 
+def measure(poller: Poller, kr: KeyResult) -> float | None:
+    """Measure a metric KR's value on its source: the count of `value_query`'s issues, or the sum or
+    average of their `value_field`.
+
+    Issues without a number in the field add nothing to a sum and are left out of an average
+    (an unestimated issue is not an estimate of 0); an average over no numbers is no value,
+    and the KR keeps its last one.
+    """
+    query = kr.value_query or ""
+    if kr.value_aggregate == "count":
+        return float(poller.count(query))
+    values = poller.field_values(query, kr.value_field or "")
+    if kr.value_aggregate == "sum":
+        return float(sum(values))
+    return sum(values) / len(values) if values else None
+
+
 def measure_metrics(poller: Poller, okrs: OkrSet, engine: Engine, *, now: datetime) -> dict[str, float]:
-    """Count each metric KR's `value_query` on its source and store the value."""
+    """Measure each metric KR's `value_query` on its source and store the value."""
     measured: dict[str, float] = {}
     with session(engine) as db:
         for kr in okrs.key_results.values():
             if kr.kind != "metric" or not kr.value_query or kr.value_source != poller.name:
                 continue
             try:
-                value = float(poller.count(kr.value_query))
+                value = measure(poller, kr)
             except SourceError as exc:
                 logger.warning(
                     "metric %s not measured: %s", kr.id, exc, extra={"kr": kr.id, "source": poller.name}
                 )
+                continue
+            if value is None:
+                logger.info("metric %s not measured: no issue of its query has a %s", kr.id, kr.value_field)
                 continue
             db.merge(KrValue(kr_id=kr.id, value=value, source=poller.name, measured_at=now))
             measured[kr.id] = value

@@ -111,7 +111,13 @@ def reasons(kr: KrProgress) -> list[str]:
 
 
 def _issue(issue: Any) -> dict[str, Any]:
-    return {"key": issue.key, "title": issue.title, "url": issue.url, "assignee": issue.assignee}
+    return {
+        "key": issue.key,
+        "title": issue.title,
+        "url": issue.url,
+        "assignee": issue.assignee,
+        "in_progress": issue.in_progress,
+    }
 
 
 def _natural(key: str) -> list[tuple[int, int | str]]:
@@ -122,6 +128,9 @@ def _natural(key: str) -> list[tuple[int, int | str]]:
 def _milestone(m: MilestoneProgress, weight: float | None) -> dict[str, Any]:
     doc = milestone_json(m)
     doc["weight"] = weight
+    # Partial credit: how many open issues are in progress, and the share of each counted done.
+    doc["in_progress"] = m.in_progress
+    doc["in_progress_weight"] = m.in_progress_weight
     doc["open_issues"] = [_issue(i) for i in sorted(m.open_issues, key=lambda i: _natural(i.key))]
     return doc
 
@@ -361,13 +370,20 @@ def render(doc: Mapping[str, Any], *, max_issues: int = 20) -> RenderableType:
             continue
         if m.get("weight") not in (None, 1, 1.0):
             line.append(f"  weight {m['weight']:g}", style="dim")
-        line.append(f"  {_pct(m['progress'])} {m['done']}/{m['total']} done  due {m['due'] or '—'}")
+        line.append(f"  {_pct(m['progress'])} {m['done']}/{m['total']} done")
+        if m.get("in_progress"):
+            line.append(f", {m['in_progress']} in progress")
+            if m.get("in_progress_weight"):
+                line.append(f" counted as {m['in_progress_weight']:g} done each")
+        line.append(f"  due {m['due'] or '—'}")
         line.append("  forecast: stalled" if m["stalled"] else f"  forecast {m['forecast'] or '—'}")
         line.append("  ")
         line.append_text(_badge(m["status"]))
         lines.append(line)
         for issue in m["open_issues"][:max_issues]:
-            entry = Text(f"      {issue['key']} {issue['title']} — ")
+            entry = Text(
+                f"      {issue['key']} {issue['title']}{' [in progress]' if issue.get('in_progress') else ''} — "
+            )
             entry.append(issue["assignee"] or "unassigned", style="bold" if issue["assignee"] else "yellow")
             lines.append(entry)
         if len(m["open_issues"]) > max_issues:

@@ -53,6 +53,7 @@ ISSUE_COLUMNS = (
     "done_at",
     "updated_at",
     "node_id",
+    "in_progress",
 )
 
 
@@ -68,10 +69,13 @@ class IssueWriter:
     overlap window, an edit while paging) and its memberships must then be replaced, not added.
     """
 
-    def __init__(self, session: Session, source: str, *, label_prefix: str) -> None:
+    def __init__(
+        self, session: Session, source: str, *, label_prefix: str, in_progress_labels: Collection[str] = ()
+    ) -> None:
         self.bulk = Bulk(session)
         self.source = source
         self.label_prefix = label_prefix
+        self.in_progress_labels = {label.casefold() for label in in_progress_labels}
         self._written: dict[str, Any] = {}  # key -> updated_at as bound, written in this poll
         self._analyze_at = ANALYZE_FIRST
         self.node_keys: dict[str, str] = {}  # node id -> key, of what this poll wrote
@@ -127,6 +131,7 @@ class IssueWriter:
                     bulk.time(r.done_at),
                     updated_at,
                     r.node_id,
+                    self.in_progress(r),
                 )
             )
         bulk.upsert(TrackerIssue, ISSUE_COLUMNS, ("source", "key"), rows)
@@ -135,6 +140,19 @@ class IssueWriter:
             self._analyze_at *= 4
             self._refresh_statistics()
         return changed
+
+    def in_progress(self, record: IssueRecord) -> bool:
+        """Say whether an open issue is in progress: the tracker says so (Jira's status category),
+        or it carries one of the source's `in_progress_labels` (GitHub; compared ignoring case).
+
+        Decided as the issue is stored, so the roll-up can group by it in SQL; a change to
+        `in_progress_labels` therefore applies to each issue as it is next fetched.
+        """
+        if record.status != "open":
+            return False
+        return record.in_progress or any(
+            label.casefold() in self.in_progress_labels for label in record.labels
+        )
 
     def _refresh_statistics(self) -> None:
         """Let PostgreSQL's planner know how many issues a big first sync has written so far.

@@ -30,10 +30,14 @@ MAX_KRS_PER_OBJECTIVE = 3
 MAX_KRS_PER_TEAM = 9
 
 
-def lint(okrs: OkrSet, *, people: Collection[str] | None = None) -> list[Warning_]:
+def lint(
+    okrs: OkrSet, *, people: Collection[str] | None = None, unlabelled: Collection[str] = ()
+) -> list[Warning_]:
     """Return the best-practice findings of `okrs`, in file and line order.
 
     `people` are the ids of `[people]`; None skips the owner check (no config at hand).
+    `unlabelled` names the GitHub sources without `in_progress_labels`, where partial credit
+    can find no work in progress.
     """
     found: list[Warning_] = []
     found += _team_sizes(okrs)
@@ -44,6 +48,7 @@ def lint(okrs: OkrSet, *, people: Collection[str] | None = None) -> list[Warning
             found += _key_result(kr)
     if people is not None:
         found += _owners(okrs, set(people))
+    found += _partial_credit(okrs, set(unlabelled))
     return sorted(found, key=lambda w: (w.where.file, w.where.line or 0, w.field))
 
 
@@ -120,6 +125,20 @@ def _key_result(kr: KeyResult) -> list[Warning_]:
             f"naming {kr.id} can move it"
         )
         out.append(Warning_(kr.where, name, msg))
+    return out
+
+
+def _partial_credit(okrs: OkrSet, unlabelled: set[str]) -> list[Warning_]:
+    """A KR asking for partial credit on GitHub milestones whose source names no in-progress label."""
+    out = []
+    for kr in okrs.key_results.values():
+        sources = sorted({link.source for link in kr.links} & unlabelled)
+        if kr.in_progress_weight and sources:
+            msg = (
+                f"in_progress_weight has no effect on its GitHub milestones: source {sources[0]!r} sets no"
+                " in_progress_labels (the labels that mark an issue in progress)"
+            )
+            out.append(Warning_(kr.where, f"key_result {kr.id}", msg))
     return out
 
 

@@ -12,7 +12,15 @@ okrsync additions to the format:
   their issues (1 each, or story points; SPEC §2).
 - metric key result `value_query` + `value_source`: a GitHub issue-search string or a JQL
   query, run on the configured source `value_source`; its result count is the KR's value.
+- metric key result `value_aggregate = "count" | "sum" | "average"` (default "count") with
+  `value_field`: the sum or average of a numeric field over `value_query`'s issues (a Jira
+  field by name or id; on GitHub only `points`, from `points:N` labels).
+- key result `in_progress_weight` (0 up to 1; default: its sources' `in_progress_weight`, else
+  0): the share of an in-progress issue counted as done (partial credit).
 - link `weight` (default 1): the milestone's weight in its KR's mean.
+
+The keys each table may hold, their types and choices are declared once in
+`okrsync.mappingformat` (also the source of `okrsync schema mappings`).
 
 A link names a configured `source` and exactly one of:
 
@@ -41,9 +49,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from okrsync.errors import InputError, MappingError, Problem
 from okrsync.lint import lint
+from okrsync.mappingformat import (
+    ID_PATTERN,
+    ISSUE_KEY_PATTERN,
+    REPO_PATTERN,
+    CycleTable,
+    KeyResultTable,
+    LinkTable,
+    MappingFile,
+    ObjectiveTable,
+    choices,
+    keys,
+)
 from okrsync.okrs import (
+    Aggregate,
     Commitment,
     Cycle,
     KeyResult,
@@ -58,26 +81,12 @@ from okrsync.okrs import (
 from okrsync.settings import Settings
 from okrsync.tomlpos import KeyPath, line_of, load_toml, show_value, unknown_key_message
 
-FILE_KEYS = ("cycle", "objective")
-CYCLE_KEYS = ("id", "start", "end")
-OBJECTIVE_KEYS = ("id", "title", "owner", "team", "parent", "weight", "key_result")
-KR_KEYS = (
-    "id",
-    "title",
-    "owner",
-    "kind",
-    "baseline",
-    "target",
-    "unit",
-    "commitment",
-    "measurement",
-    "weight",
-    "weighting",
-    "value_query",
-    "value_source",
-    "link",
-)
-LINK_KEYS = ("source", "repo", "milestone", "number", "version", "epic", "jql", "due", "title", "weight")
+# The keys each table may hold are declared once, in okrsync.mappingformat (also the JSON Schema).
+FILE_KEYS = keys(MappingFile)
+CYCLE_KEYS = keys(CycleTable)
+OBJECTIVE_KEYS = keys(ObjectiveTable)
+KR_KEYS = keys(KeyResultTable)
+LINK_KEYS = keys(LinkTable)
 
 # Which key picks the link kind, and the source kind it needs.
 _SELECTORS: dict[str, tuple[LinkKind, str]] = {
@@ -90,9 +99,9 @@ _SELECTORS: dict[str, tuple[LinkKind, str]] = {
 _ONE_OF = "exactly one of milestone, number, version, epic or jql"
 
 # Ids end up in tracker labels (`kr:ENG-1.1`), so they must survive being a label.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")
+_ID = re.compile(ID_PATTERN)
+_REPO = re.compile(REPO_PATTERN)
+_ISSUE_KEY = re.compile(ISSUE_KEY_PATTERN)
 
 
 def load_okrs(folder: Path, *, settings: Settings) -> OkrSet:
@@ -193,6 +202,14 @@ class _File:
             return None
         return float(value)
 
+    def fraction(self, table: dict[str, Any], path: KeyPath, key: str) -> float | None:
+        """Read a share from 0 up to (not including) 1, such as `in_progress_weight`."""
+        value = self.number(table, path, key)
+        if value is not None and not 0 <= value < 1:
+            self.add((*path, key), f"expected a number from 0 up to (not including) 1, got {_num(value)}")
+            return None
+        return value
+
     def integer(self, table: dict[str, Any], path: KeyPath, key: str) -> int | None:
         value = table[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -274,12 +291,29 @@ class _Loader:
             self.problems.extend(exc.problems)
             return
         f = _File(display, text, self.problems)
+        before = len(self.problems)
         f.keys(data, (), FILE_KEYS)
         cycle = self.read_cycle(f, data)
         for opath, table in f.array(data, (), "objective"):
             objective = self.read_objective(f, table, opath, cycle_id=cycle.id if cycle else "")
             if objective is not None and cycle is not None:
                 self.objectives.append(objective)
+        if len(self.problems) == before:
+            self.check_shape(f, data)
+
+    def check_shape(self, f: _File, data: dict[str, Any]) -> None:
+        """Validate the file with the models of `okrsync.mappingformat` too, as the JSON Schema does.
+
+        The checks above give the precise messages; this pass guarantees that a file the
+        published schema would refuse (it is generated from the same models) is never accepted,
+        should the two ever drift apart. It runs only on a file those checks passed.
+        """
+        try:
+            MappingFile.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                got = show_value(error.get("input"))
+                f.add(tuple(error["loc"]), f"not accepted by the mappings format ({error['msg']}); got {got}")
 
     def read_cycle(self, f: _File, data: dict[str, Any]) -> Cycle | None:
         path: KeyPath = ("cycle",)
@@ -364,9 +398,10 @@ class _Loader:
             self.claim(f, path, ident, "key result")
         title = f.string(table, path, "title", required=True)
         owner = f.string(table, path, "owner", required=True)
-        kind = f.choice(table, path, "kind", ("milestones", "metric"))
-        commitment = f.choice(table, path, "commitment", ("aspirational", "committed"))
-        weighting = f.choice(table, path, "weighting", ("count", "points"))
+        kind = f.choice(table, path, "kind", choices(KeyResultTable, "kind"))
+        commitment = f.choice(table, path, "commitment", choices(KeyResultTable, "commitment"))
+        weighting = f.choice(table, path, "weighting", choices(KeyResultTable, "weighting"))
+        aggregate = f.choice(table, path, "value_aggregate", choices(KeyResultTable, "value_aggregate"))
         baseline = f.number(table, path, "baseline")
         target = f.number(table, path, "target")
         unit = f.string(table, path, "unit")
@@ -374,6 +409,8 @@ class _Loader:
         weight = f.number(table, path, "weight", positive=True)
         value_query = f.string(table, path, "value_query")
         value_source = f.string(table, path, "value_source")
+        value_field = f.string(table, path, "value_field")
+        in_progress_weight = f.fraction(table, path, "in_progress_weight")
 
         if baseline is not None and target is not None and baseline == target:
             f.add((*path, "target"), f"expected a target different from the baseline ({_num(baseline)})")
@@ -395,6 +432,7 @@ class _Loader:
             if "value_query" not in table:
                 f.add((*path, "value_source"), "expected value_source only together with value_query")
             self.check_source(f, (*path, "value_source"), value_source, needed=None, selector=None)
+        self.check_aggregate(f, table, path, aggregate=aggregate, value_field=value_field)
 
         links = []
         for lpath, link_table in f.array(table, path, "link"):
@@ -409,6 +447,7 @@ class _Loader:
             or kind is None
             or commitment is None
             or weighting is None
+            or aggregate is None
         ):
             return None
         return KeyResult(
@@ -427,8 +466,51 @@ class _Loader:
             links=tuple(links),
             value_query=value_query,
             value_source=value_source,
+            value_aggregate=cast(Aggregate, aggregate),
+            value_field=value_field,
+            in_progress_weight=in_progress_weight,
             where=f.where(path),
         )
+
+    def check_aggregate(
+        self,
+        f: _File,
+        table: dict[str, Any],
+        path: KeyPath,
+        *,
+        aggregate: str | None,
+        value_field: str | None,
+    ) -> None:
+        """Check `value_aggregate` and `value_field`: a sum or an average needs a numeric field.
+
+        GitHub issues carry no numeric fields, only labels, so on a GitHub source the one field
+        is `points` (from `points:N` labels, as `weighting = "points"` reads them).
+        """
+        for key in ("value_aggregate", "value_field"):
+            if key in table and "value_query" not in table:
+                f.add((*path, key), f"expected {key} only together with value_query")
+        if aggregate in ("sum", "average") and "value_field" not in table:
+            f.add(
+                (*path, "value_field"),
+                f"missing; value_aggregate = {aggregate!r} needs the numeric field to {aggregate}"
+                " (a Jira field name such as 'Story Points'; GitHub: 'points')",
+            )
+        if aggregate == "count" and "value_field" in table:
+            f.add(
+                (*path, "value_field"), 'expected value_field only with value_aggregate = "sum" or "average"'
+            )
+        source = self.settings.sources.get(str(table.get("value_source")))
+        if (
+            value_field is not None
+            and source is not None
+            and source.kind == "github"
+            and value_field != "points"
+        ):
+            f.add(
+                (*path, "value_field"),
+                f"expected 'points' on a GitHub source (issues have no numeric fields; points come from"
+                f" points:N labels), got {value_field!r}",
+            )
 
     def check_source(
         self, f: _File, path: KeyPath, name: str, *, needed: str | None, selector: str | None
@@ -543,9 +625,13 @@ class _Loader:
             self.problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
             raise MappingError(self.problems)
         okrs = OkrSet(cycles=dict(self.cycles), objectives=by_id)
-        return OkrSet(
-            cycles=okrs.cycles, objectives=okrs.objectives, warnings=tuple(lint(okrs, people=people))
-        )
+        unlabelled = [
+            name
+            for name, source in self.settings.sources.items()
+            if source.kind == "github" and not getattr(source, "in_progress_labels", None)
+        ]
+        warnings = lint(okrs, people=people, unlabelled=unlabelled)
+        return OkrSet(cycles=okrs.cycles, objectives=okrs.objectives, warnings=tuple(warnings))
 
     def _check_loops(self, graph: dict[str, str]) -> None:
         """Report each parent loop (A → B → A) once, at its first objective in file order."""

@@ -14,6 +14,7 @@ LinkKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
 KrKind = Literal["milestones", "metric"]
 Commitment = Literal["committed", "aspirational"]
 Weighting = Literal["count", "points"]
+Aggregate = Literal["count", "sum", "average"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ class KeyResult:
     links: tuple[Link, ...] = ()
     value_query: str | None = None
     value_source: str | None = None
+    value_aggregate: Aggregate = "count"
+    """How `value_query`'s issues make the value: their count, or the sum/average of `value_field`."""
+    value_field: str | None = None
+    in_progress_weight: float | None = None
+    """Share of in-progress work counted as done; None: the source's default (0 unless set)."""
     where: Where = field(default=Where("<unknown>"), compare=False)
 
 

@@ -111,6 +111,7 @@ def gather(
     include_pull_requests: dict[str, bool],
     today: date,
     detail: Collection[str] = (),
+    in_progress_weights: Mapping[str, float] | None = None,
 ) -> Gathered:
     """Read every milestone, issue aggregate and measured value the roll-up on `today` needs.
 
@@ -165,6 +166,7 @@ def gather(
         confidences=confidences,
         include_pull_requests=include_pull_requests,
         not_synced=not_synced(session, okrs),
+        in_progress_weights=dict(in_progress_weights or {}),
     )
     return Gathered(inputs=inputs, unknown_kr_ids=dict(unknown))
 
@@ -213,6 +215,7 @@ def compute(
         include_pull_requests=include_pull_requests(settings),
         today=today,
         detail=detail,
+        in_progress_weights=in_progress_weights(settings),
     )
     return roll_up(okrs, gathered.inputs, today=today), gathered
 
@@ -256,21 +259,22 @@ _POSTGRESQL_MEMBERSHIPS = """
 # bound window instants) appears once: PostgreSQL refuses a GROUP BY expression that differs
 # from the select list's, and server-side parameters make two spellings of it differ.
 _GROUPS_SQL = """
-SELECT milestone_key, status, is_pull_request, points, recent, count(*) AS count
+SELECT milestone_key, status, is_pull_request, points, recent, in_progress, count(*) AS count
 FROM (
     SELECT im.milestone_key AS milestone_key, i.status AS status,
            i.is_pull_request AS is_pull_request, i.points AS points,
            CASE WHEN i.status = 'done' AND i.done_at >= :start AND i.done_at < :end
-                THEN 1 ELSE 0 END AS recent{memberships}
+                THEN 1 ELSE 0 END AS recent,
+           i.in_progress AS in_progress{memberships}
 ) AS grouped
-GROUP BY milestone_key, status, is_pull_request, points, recent"""
+GROUP BY milestone_key, status, is_pull_request, points, recent, in_progress"""
 
 _OPEN_SQL = """
-SELECT milestone_key, key, title, status, url, assignee, points, done_at, is_pull_request
+SELECT milestone_key, key, title, status, url, assignee, points, done_at, is_pull_request, in_progress
 FROM (
     SELECT im.milestone_key AS milestone_key, i.key AS key, i.title AS title, i.status AS status,
            i.url AS url, i.assignee AS assignee, i.points AS points, i.done_at AS done_at,
-           i.is_pull_request AS is_pull_request,
+           i.is_pull_request AS is_pull_request, i.in_progress AS in_progress,
            row_number() OVER (
                PARTITION BY im.milestone_key
                ORDER BY i.number IS NULL, i.number, i.key
@@ -338,6 +342,7 @@ def _groups_query(memberships: _Memberships, *, today: date) -> TextualSelect:
             column("is_pull_request", Boolean),
             column("points", Float),
             column("recent", Integer),
+            column("in_progress", Boolean),
             column("count", Integer),
         )
     )
@@ -356,10 +361,12 @@ def issue_groups(
     query = _groups_query(memberships, today=today)
     found: dict[MilestoneId, list[IssueGroup]] = defaultdict(list)
     for source, keys in memberships.chunks(milestones):
-        for key, status, is_pr, points, recent, count in session.execute(
+        for key, status, is_pr, points, recent, started, count in session.execute(
             query, {"source": source, "keys": keys}
         ):
-            found[(source, key)].append(IssueGroup(status, bool(is_pr), points, bool(recent), count))
+            found[(source, key)].append(
+                IssueGroup(status, bool(is_pr), points, bool(recent), count, bool(started))
+            )
     return {m: tuple(groups) for m, groups in found.items()}
 
 
@@ -393,6 +400,7 @@ def open_issues(
             column("points", Float),
             column("done_at", UTCDateTime),
             column("is_pull_request", Boolean),
+            column("in_progress", Boolean),
         )
     )
     found: dict[MilestoneId, list[IssueFacts]] = defaultdict(list)
@@ -409,6 +417,7 @@ def open_issues(
                     points=row.points,
                     done_at=row.done_at,
                     is_pull_request=bool(row.is_pull_request),
+                    in_progress=bool(row.in_progress),
                 )
             )
     return {m: tuple(issues) for m, issues in found.items()}
@@ -424,6 +433,7 @@ def _facts(issue: TrackerIssue) -> IssueFacts:
         points=issue.points,
         done_at=issue.done_at,
         is_pull_request=issue.is_pull_request,
+        in_progress=issue.in_progress,
     )
 
 
@@ -475,6 +485,11 @@ def _direct_work(kr: KeyResult, okrs: OkrSet, issues: list[IssueFacts]) -> Miles
 def include_pull_requests(settings: Any) -> dict[str, bool]:
     """Say, per source, whether pull requests count as work (SPEC §2: not unless asked)."""
     return {name: bool(getattr(s, "include_pull_requests", False)) for name, s in settings.sources.items()}
+
+
+def in_progress_weights(settings: Any) -> dict[str, float]:
+    """Say, per source, what share of in-progress work counts as done when a KR sets none."""
+    return {name: float(getattr(s, "in_progress_weight", 0.0)) for name, s in settings.sources.items()}
 
 
 def status_for(

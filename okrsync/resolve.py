@@ -28,7 +28,8 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
     links = [(kr, link) for kr in okrs.key_results.values() for link in kr.links]
     for name, source in settings.sources.items():
         mine = [(kr, link) for kr, link in links if link.source == name]
-        if not mine:
+        fields = [kr for kr in okrs.key_results.values() if kr.value_source == name and kr.value_field]
+        if not mine and not (fields and source.kind == "jira"):
             continue
         poller = make_poller(source, okrs, ca_bundle=settings.http.ca_bundle)
         try:
@@ -36,6 +37,7 @@ def resolve_links(settings: Any, okrs: OkrSet, *, now: datetime) -> list[str]:
                 problems += _resolve_github(poller, mine)
             elif source.kind == "jira":
                 problems += _resolve_jira(poller, mine)
+                problems += _resolve_jira_fields(poller, fields)
         except SourceError as exc:
             problems.append(str(exc))
     return problems
@@ -100,6 +102,16 @@ def unknown_label_ids(settings: Any, okrs: OkrSet) -> LabelCheck:
         for kr_id, where in sorted(gathered.unknown_kr_ids.items())
     ]
     return LabelCheck(problems=problems, synced={name: states.get(name) for name in settings.sources})
+
+
+def _resolve_jira_fields(poller: Any, krs: list[Any]) -> list[str]:
+    """Check that each summed or averaged `value_field` is a field of the Jira site."""
+    return [
+        f"{kr.where}: {kr.id}: value_field {kr.value_field!r} is no field of this Jira site"
+        " (expected a field name, such as 'Story Points', or an id from /rest/api/2/field)"
+        for kr in krs
+        if poller.field_id(kr.value_field) is None
+    ]
 
 
 def _resolve_github(poller: Any, links: list[tuple[Any, Any]]) -> list[str]:

@@ -91,6 +91,7 @@ class IssueFacts:
     points: float | None = None
     done_at: datetime | None = None
     is_pull_request: bool = False
+    in_progress: bool = False  # open and started (see `milestone_progress`, partial credit)
 
     def __post_init__(self) -> None:
         # A naive done_at would silently shift burn-up days; stored timestamps are aware UTC.
@@ -114,6 +115,7 @@ class IssueGroup:
     points: float | None
     recent: bool
     count: int
+    in_progress: bool = False  # open and started: partial credit when the KR's weight asks for it
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ class RollupInputs:
     confidences: Mapping[str, int] = field(default_factory=dict)
     include_pull_requests: Mapping[str, bool] = field(default_factory=dict)
     not_synced: Mapping[str, str] = field(default_factory=dict)
+    in_progress_weights: Mapping[str, float] = field(default_factory=dict)
+    """Per source, the share of in-progress work counted as done for KRs that set none (else 0)."""
 
 
 # --- outputs -----------------------------------------------------------------------------
@@ -208,6 +212,10 @@ class MilestoneProgress:
     implicit: bool = False
     open_count: int = 0
     not_synced: str | None = None
+    in_progress: int = 0
+    """In-scope open issues that are in progress (counted whatever the weight)."""
+    in_progress_weight: float = 0.0
+    """The share of each in-progress issue's weight counted in `progress` (0: none)."""
 
     @property
     def reason(self) -> str | None:
@@ -366,7 +374,7 @@ def _forecast(remaining: float, *, recent: float, today: date) -> Forecast:
     return Forecast(day=today + timedelta(days=days), stalled=False, rate=rate)
 
 
-def _group_order(group: IssueGroup) -> tuple[str, bool, bool, float, bool]:
+def _group_order(group: IssueGroup) -> tuple[str, bool, bool, float, bool, bool]:
     """Order groups canonically, so sums over them do not depend on where they came from."""
     points = group.points
     return (
@@ -375,6 +383,7 @@ def _group_order(group: IssueGroup) -> tuple[str, bool, bool, float, bool]:
         points is None,
         0.0 if points is None else points,
         group.recent,
+        group.in_progress,
     )
 
 
@@ -382,10 +391,19 @@ def group_issues(issues: Iterable[IssueFacts], *, today: date) -> tuple[IssueGro
     """Group issues as the store's aggregate query does, for the roll-up on `today`."""
     window = burn_up_window(today)
     counts = Counter(
-        (i.status, i.is_pull_request, i.points, i.status == "done" and _is_recent(i.done_at, window))
+        (
+            i.status,
+            i.is_pull_request,
+            i.points,
+            i.status == "done" and _is_recent(i.done_at, window),
+            i.status == "open" and i.in_progress,
+        )
         for i in issues
     )
-    groups = (IssueGroup(status, pr, points, recent, n) for (status, pr, points, recent), n in counts.items())
+    groups = (
+        IssueGroup(status, pr, points, recent, n, started)
+        for (status, pr, points, recent, started), n in counts.items()
+    )
     return tuple(sorted(groups, key=_group_order))
 
 
@@ -421,8 +439,15 @@ def milestone_progress(
     today: date,
     include_pull_requests: bool = False,
     not_synced: str | None = None,
+    in_progress_weight: float = 0.0,
 ) -> MilestoneProgress:
     """Compute one milestone's progress, forecast and status on `today` (SPEC §2).
+
+    Partial credit: with `in_progress_weight` w > 0, each in-scope open issue that is in
+    progress counts as w of its weight done: progress = (done + w × in progress) / in scope,
+    so half the issues done and the other half in progress at w = 0.5 is 0.75. It moves
+    progress only: the forecast still reads the remaining weight and pace of *done* work, and
+    the milestone is done (and never overdue) only when no work is open.
 
     Excluded issues are out of scope, and pull requests too unless the source includes them.
     With `points` weighting an unestimated issue weighs the median of the milestone's estimated
@@ -460,9 +485,12 @@ def milestone_progress(
         return fallback if g.points is None else float(g.points)
 
     done_groups = [g for g in scoped if g.status == "done"]
+    started_groups = [g for g in scoped if g.status == "open" and g.in_progress]
     done_weight = sum(weight(g) * g.count for g in done_groups)
+    started_weight = sum(weight(g) * g.count for g in started_groups)
     total_weight = sum(weight(g) * g.count for g in scoped)
     done = sum(g.count for g in done_groups)
+    started = sum(g.count for g in started_groups)
     total = sum(g.count for g in scoped)
     open_count = sum(g.count for g in scoped if g.status == "open")
     open_issues = (
@@ -478,10 +506,10 @@ def milestone_progress(
         # SPEC: an empty milestone is complete once closed (or released), else not started.
         progress = 1.0 if (m.found and m.state == "closed") else 0.0
     elif total_weight > 0:
-        progress = done_weight / total_weight
+        progress = (done_weight + in_progress_weight * started_weight) / total_weight
     else:
         # Every in-scope issue estimated at 0 points: fall back to counting issues.
-        progress = done / total
+        progress = (done + in_progress_weight * started) / total
 
     fc = _forecast(
         total_weight - done_weight,
@@ -531,6 +559,8 @@ def milestone_progress(
         open_issues=open_issues,
         implicit=m.implicit,
         open_count=open_count,
+        in_progress=started,
+        in_progress_weight=in_progress_weight,
     )
 
 
@@ -652,6 +682,19 @@ def kr_progress(
     )
 
 
+def _in_progress_weight(kr: KeyResult, facts: MilestoneFacts, inputs: RollupInputs) -> float:
+    """Choose a milestone's partial credit: the KR's `in_progress_weight`, else its source's.
+
+    The `kr:` label milestone gathers issues of every source, so without a KR weight it takes
+    the lowest of the sources' defaults: credit nobody configured is never given.
+    """
+    if kr.in_progress_weight is not None:
+        return kr.in_progress_weight
+    if facts.implicit:
+        return min(inputs.in_progress_weights.values(), default=0.0)
+    return inputs.in_progress_weights.get(facts.source, 0.0)
+
+
 def _cycle_of(okrs: OkrSet, objective: Objective) -> Cycle:
     try:
         return okrs.cycles[objective.cycle_id]
@@ -689,6 +732,7 @@ def roll_up(okrs: OkrSet, inputs: RollupInputs, *, today: date) -> Rollup:
                         today=today,
                         include_pull_requests=inputs.include_pull_requests.get(facts.source, False),
                         not_synced=None if facts.implicit else inputs.not_synced.get(facts.source),
+                        in_progress_weight=_in_progress_weight(kr, facts, inputs),
                     ),
                     weight,
                 )

@@ -128,6 +128,8 @@ class SourceBase(_Section):
     """Each incremental poll re-reads this many seconds before the cursor (SPEC §6)."""
     max_rate_limit_wait: float = Field(default=60, ge=0)
     """Longest wait for a rate limit to lift before the source fails this cycle."""
+    in_progress_weight: float = Field(default=0, ge=0, lt=1)
+    """Share of an in-progress issue counted as done, for KRs that set none (0: no partial credit)."""
 
 
 class GitHubSource(SourceBase):
@@ -140,6 +142,8 @@ class GitHubSource(SourceBase):
     """Repos (`owner/name`) scanned for `kr:` labels, besides the repos of mapped milestones."""
     include_pull_requests: bool = False
     """Count pull requests as issues (left out by default, SPEC §2)."""
+    in_progress_labels: list[str] = []
+    """Labels that mark an open issue as in progress (partial credit; compared ignoring case)."""
     app_id: int | None = None
     """GitHub App auth: the app's id (with app_private_key and installation_id)."""
     app_private_key: SecretStr | None = None

@@ -29,6 +29,8 @@ class Poller(Protocol):
 
     def count(self, query: str) -> int: ...
 
+    def field_values(self, query: str, field: str) -> list[float]: ...
+
 
 def mapped_containers(okrs: OkrSet, source: str) -> set[str]:
     """List the repos or projects the mappings link to for `source`."""

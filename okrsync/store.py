@@ -31,7 +31,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The head revision(s) of the scripts in MIGRATIONS/versions. Kept by hand so that the hot path
 # never loads Alembic's script directory; tests/test_store.py fails when it differs from what
 # Alembic itself computes, so a new migration cannot be forgotten here.
-SCHEMA_HEADS = frozenset({"0004"})
+SCHEMA_HEADS = frozenset({"0005"})
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -119,6 +119,9 @@ class TrackerIssue(SQLModel, table=True):
     updated_at: datetime | None = _utc()
     node_id: str | None = None
     """GitHub's global id, kept across a transfer: how a moved issue's old copy is found."""
+    in_progress: bool = False
+    """Open and being worked on: Jira status category `indeterminate`, or a GitHub label named in
+    the source's `in_progress_labels`. Read only by partial credit (`in_progress_weight`)."""
 
 
 class IssueMilestone(SQLModel, table=True):

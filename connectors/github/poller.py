@@ -45,10 +45,19 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from connectors.github.prefetch import Prefetcher, RepoDone, RepoItem
 from connectors.github.reconcile import Reconciler, drop_moved, oldest_reconcile
-from connectors.github.records import issue_record, milestone_key, milestone_record, parse_time, utc_text
+from connectors.github.records import (
+    issue_record,
+    milestone_key,
+    milestone_record,
+    parse_time,
+    points_from_labels,
+    utc_text,
+)
 from connectors.net import network_problem
 from connectors.records import Batch, IssueRecord, KnownIssues, MilestoneRecord, PollRun
 from okrsync.errors import SourceError
+
+_SEARCH_LIMIT = 1000  # GitHub's issue search returns at most this many results for a query
 
 logger = logging.getLogger(__name__)
 
@@ -375,6 +384,39 @@ class GitHubPoller:
         run = PollRun(cursor={})
         _headers, data = self._request(run, "/search/issues", {"q": query, "per_page": 1}, None)
         return int(data.get("total_count", 0))
+
+    def field_values(self, query: str, field: str) -> list[float]:
+        """Read the estimate of every issue an issue search matches (a metric KR's sum or average).
+
+        GitHub issues have no numeric fields; an estimate is a `points:N` label (as for
+        `weighting = "points"`), so `points` is the one field (validation refuses others). The
+        search API returns at most 1,000 results, so a query matching more is an error rather
+        than a silently partial sum.
+        """
+        if field != "points":
+            raise SourceError(
+                self.name,
+                f"value_field {field!r}: GitHub issues have only 'points' (points:N labels)",
+                retriable=False,
+            )
+        run = PollRun(cursor={})
+        values: list[float] = []
+        page = 1
+        while True:
+            params = {"q": query, "per_page": 100, "page": page}
+            _headers, data = self._request(run, "/search/issues", params, None)
+            items = data.get("items") or []
+            if page == 1 and int(data.get("total_count", 0)) > _SEARCH_LIMIT:
+                msg = f"value_query {query!r} matches {data['total_count']} issues; GitHub's search returns at most {_SEARCH_LIMIT}: narrow it"
+                raise SourceError(self.name, msg, retriable=False)
+            for item in items:
+                labels = tuple(str(label.get("name", "")) for label in item.get("labels") or ())
+                points = points_from_labels(labels)
+                if points is not None:
+                    values.append(points)
+            if len(items) < 100:
+                return values
+            page += 1
 
 
 def decode_json(body: str) -> Any:

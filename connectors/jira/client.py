@@ -93,6 +93,20 @@ def site_fields(fields: list[dict[str, Any]], *, story_points: str, cloud: bool)
     return SiteFields(story_points=points, epic_link=epic_link)
 
 
+def find_field(fields: list[dict[str, Any]], wanted: str) -> str | None:
+    """Find a field's id by its id (`customfield_10016`) or its name (`Story Points`, any case).
+
+    A name several fields share picks a custom field first, as users who name a field in a
+    KR mean their own field rather than a system one of the same name.
+    """
+    for f in fields:
+        if str(f.get("id")) == wanted:
+            return wanted
+    named = [f for f in fields if str(f.get("name", "")).casefold() == wanted.casefold()]
+    named.sort(key=lambda f: not f.get("custom"))
+    return str(named[0]["id"]) if named else None
+
+
 def seed_field_cache(jira: JIRA, fields: list[dict[str, Any]]) -> None:
     """Fill the client's name → id field cache from a field list we already have.
 

@@ -50,7 +50,7 @@ from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
 from connectors.ahead import read_ahead
-from connectors.jira.client import Caller, is_cloud, make_jira, seed_field_cache, site_fields
+from connectors.jira.client import Caller, find_field, is_cloud, make_jira, seed_field_cache, site_fields
 from connectors.jira.records import (
     JQL_CONTAINER,
     Classified,
@@ -186,6 +186,7 @@ class JiraPoller:
         self.ca_bundle = ca_bundle
         self.caller = Caller(name, max_wait=max_rate_limit_wait, sleep=sleep, clock=clock)
         self._jira: JIRA | None = None
+        self._fields: list[dict[str, Any]] = []  # the site's /field list, read at connect
         self._site = SiteFields()
         self._cloud = False
 
@@ -228,6 +229,7 @@ class JiraPoller:
         if not isinstance(fields, list):
             raise SourceError(self.name, "/rest/api/2/field answered something other than a list")
         seed_field_cache(jira, fields)
+        self._fields = fields
         self._cloud = is_cloud(jira)
         self._site = site_fields(fields, story_points=self.story_points_field, cloud=self._cloud)
         logger.info(
@@ -591,6 +593,34 @@ class JiraPoller:
             what, functools.partial(jira.search_issues, query, maxResults=1, fields=["key"], json_result=True)
         )
         return int(page.get("total") or 0)
+
+    def field_id(self, field: str) -> str | None:
+        """Find a field's id by its name or id in the site's `/field` list (None: no such field)."""
+        self.connect()
+        return find_field(self._fields, field)
+
+    def field_values(self, query: str, field: str) -> list[float]:
+        """Read a numeric field of every issue a JQL query matches (a metric KR's sum or average).
+
+        `field` is a field's name as users see it (`Story Points`) or its id; it is found in the
+        site's `/field` list read at connect, as the story points field is. Issues where the
+        field is empty or not a number give no value (the caller decides what that means).
+        """
+        field_id = self.field_id(field)
+        if field_id is None:
+            msg = f"value_field {field!r}: no such field on {self.url} (expected a field name or id from /rest/api/2/field)"
+            raise SourceError(self.name, msg, retriable=False)
+        values: dict[str, float | None] = {}
+        for page in self._search(
+            f"reading {field} of {query!r}", query, ["key", field_id], page_size=self.page_size
+        ):
+            for raw in page:
+                value = (raw.get("fields") or {}).get(field_id)
+                number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+                values[str(raw.get("key"))] = (
+                    None if number is None else float(number)
+                )  # a page overlap repeats keys
+        return [v for v in values.values() if v is not None]
 
     def version_names(self, project: str) -> list[str] | None:
         """List a project's fix version names, or None when the project does not exist."""

@@ -124,6 +124,11 @@ def issue_status(fields: dict[str, Any], excluded_resolutions: Collection[str]) 
     return "done"
 
 
+def _status_category(fields: dict[str, Any]) -> str | None:
+    """Jira's status category key: `new` (to do), `indeterminate` (in progress) or `done`."""
+    return ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
+
+
 def is_epic_type(issuetype: dict[str, Any] | None) -> bool:
     """Say whether an issue type is epic-level.
 
@@ -231,6 +236,7 @@ def classify(
         assignee=_storable_or_none(assignee_name(fields.get("assignee"))),
         points=points_of(fields, site.story_points),
         done_at=done_at,
+        in_progress=status == "open" and _status_category(fields) == "indeterminate",
         milestone_keys=tuple(dict.fromkeys(milestones)),
     )
     return Classified(key, project, is_epic=False, is_subtask=subtask, updated_at=updated, issue=record)
