@@ -270,6 +270,9 @@ class GitHubSim(SimServer):
         self._request_ids = itertools.count(1)
         self._api = ""
         self.hooks: list[Hook] = []
+        # Clients whose token may read but not write (a read-only fine-grained token): their
+        # writes answer 403 as GitHub does (okrsync.sandbox.github_writes).
+        self.read_only: set[str] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -758,7 +761,12 @@ class GitHubSim(SimServer):
             return self._installation_token(request)
         if request.method == "GET":
             self._run_hooks(request)
-        response = self._endpoint(request) if request.method == "GET" else _not_found()
+        if request.method == "GET":
+            response = self._endpoint(request)
+        else:
+            from okrsync.sandbox.github_writes import handle_write
+
+            response = handle_write(self, request)
         if response.status == 200:
             payload = response.encode()
             response.raw = payload
