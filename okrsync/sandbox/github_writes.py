@@ -26,7 +26,12 @@ LABELS_DOCS = "https://docs.github.com/rest/issues/labels"
 def _forbidden(docs: str) -> Response:
     # What GitHub answers a fine-grained token (or App) that lacks `Issues: write`.
     return Response(
-        403, {"message": "Resource not accessible by personal access token", "documentation_url": docs, "status": "403"}
+        403,
+        {
+            "message": "Resource not accessible by personal access token",
+            "documentation_url": docs,
+            "status": "403",
+        },
     )
 
 
@@ -54,7 +59,9 @@ def handle_write(sim: GitHubSim, request: Request) -> Response:
         return _not_found(ISSUES_DOCS)
     assert request.client is not None
     rest = parts[3:]
-    docs = {"issues": ISSUES_DOCS, "milestones": MILESTONES_DOCS, "labels": LABELS_DOCS}.get(rest[0], ISSUES_DOCS)
+    docs = {"issues": ISSUES_DOCS, "milestones": MILESTONES_DOCS, "labels": LABELS_DOCS}.get(
+        rest[0], ISSUES_DOCS
+    )
     if request.client in sim.read_only:
         return _forbidden(docs)
     try:
@@ -98,7 +105,9 @@ def _create_issue(sim: GitHubSim, repo: Repo, data: dict[str, Any]) -> Response:
 
 def _edit_issue(sim: GitHubSim, repo: Repo, number: int, data: dict[str, Any]) -> Response:
     if number in repo.deleted:
-        return Response(410, {"message": "This issue was deleted", "documentation_url": ISSUES_DOCS, "status": "410"})
+        return Response(
+            410, {"message": "This issue was deleted", "documentation_url": ISSUES_DOCS, "status": "410"}
+        )
     if number not in repo.issues:
         return _not_found(ISSUES_DOCS)
     fields: dict[str, Any] = {}

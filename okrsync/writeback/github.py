@@ -104,7 +104,9 @@ class GitHubWriter:
         issue: Issue | None = None
         if stored is not None and stored.remote_id is not None:
             number = int(stored.remote_id)
-            issue = self._call(f"read dashboard issue #{number} of {repo_name}", repo_name, lambda: _load(repo, number))
+            issue = self._call(
+                f"read dashboard issue #{number} of {repo_name}", repo_name, lambda: _load(repo, number)
+            )
         if issue is None:
             issue = self._call(f"look for the dashboard of {repo_name}", repo_name, lambda: self._find(repo))
         if issue is None:
@@ -118,7 +120,9 @@ class GitHubWriter:
                 lambda: repo.create_issue(title=DASHBOARD_TITLE, body=body, labels=[LABEL]),
             )
             crash_point("writeback_dashboard_created")  # tests: killed before the number is recorded
-            logger.info("write-back %s: created dashboard issue #%d in %s", self.name, created.number, repo_name)
+            logger.info(
+                "write-back %s: created dashboard issue #%d in %s", self.name, created.number, repo_name
+            )
             return Result(target, "created", remote_id=str(created.number), after=body)
         remote_id = str(issue.number)
         if issue.state == "closed":
@@ -130,7 +134,11 @@ class GitHubWriter:
         if self.dry_run:
             return Result(target, "updated", remote_id=remote_id, before=before, after=after)
         self.pacer.before_write()
-        self._call(f"update dashboard issue #{issue.number} of {repo_name}", repo_name, lambda: issue.edit(body=after))
+        self._call(
+            f"update dashboard issue #{issue.number} of {repo_name}",
+            repo_name,
+            lambda: issue.edit(body=after),
+        )
         return Result(target, "updated", remote_id=remote_id, before=before, after=after)
 
     def _find(self, repo: Any) -> Issue | None:

@@ -150,7 +150,9 @@ def run_writeback(
         )
         try:
             client = (clients or {}).get(name)
-            _write_source(source, okrs, engine, ctx, outcome, now=now, pacer=pacer, client=client, dry_run=dry_run)
+            _write_source(
+                source, okrs, engine, ctx, outcome, now=now, pacer=pacer, client=client, dry_run=dry_run
+            )
         except WriteError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - write-back must never stop a cycle
@@ -186,7 +188,9 @@ def _write_source(
         for target in targets:
             record = stored.get(target.key)
             if record is not None and record.state == "closed" and record.target not in reopened:
-                outcome.results.append(Result(target, "closed", remote_id=record.remote_id, note="left closed"))
+                outcome.results.append(
+                    Result(target, "closed", remote_id=record.remote_id, note="left closed")
+                )
                 continue
             if record is not None and record.state == "active" and not needs_write(target, record):
                 outcome.results.append(Result(target, "unchanged", remote_id=record.remote_id))
@@ -216,7 +220,9 @@ def _reopened(db: Session, source: str, stored: Mapping[str, WritebackTarget]) -
         return set()
     rows = db.exec(
         select(TrackerIssue.key).where(
-            TrackerIssue.source == source, col(TrackerIssue.key).in_(list(closed)), TrackerIssue.status == "open"
+            TrackerIssue.source == source,
+            col(TrackerIssue.key).in_(list(closed)),
+            TrackerIssue.status == "open",
         )
     )
     return {closed[key] for key in rows}
@@ -347,9 +353,13 @@ def jira_targets(
             targets.append(Target("dashboard", project, "", section, f"{project} {render.DASHBOARD_TITLE}"))
     for epic, kr_ids in sorted(epics.items()):
         prop = render.canonical(render.epic_property(kr_ids, ctx))
-        targets.append(Target("epic-property", epic.rsplit("-", 1)[0], epic, prop, f"{epic} okrsync property"))
+        targets.append(
+            Target("epic-property", epic.rsplit("-", 1)[0], epic, prop, f"{epic} okrsync property")
+        )
         comment = render.epic_comment(kr_ids, ctx)
-        targets.append(Target("epic-comment", epic.rsplit("-", 1)[0], epic, comment, f"{epic} okrsync comment"))
+        targets.append(
+            Target("epic-comment", epic.rsplit("-", 1)[0], epic, comment, f"{epic} okrsync comment")
+        )
     return targets
 
 
