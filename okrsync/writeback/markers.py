@@ -18,14 +18,18 @@ def block(section: str) -> str:
 
 
 def _bounds(text: str) -> tuple[int, int] | None:
-    """Find where the first marked section starts and where its end marker stops."""
-    start = text.find(BEGIN)
-    if start < 0:
-        return None
-    end = text.find(END, start + len(BEGIN))
-    if end < 0:
-        return None
-    return start, end + len(END)
+    """Find the first marked section: the first end marker with a begin marker before it.
+
+    The begin marker taken is the last one before that end, so a stray marker a person left
+    (a lone begin before the section, a lone end before it) never swallows their text.
+    """
+    position = 0
+    while (end := text.find(END, position)) >= 0:
+        start = text.rfind(BEGIN, 0, end)
+        if start >= 0:
+            return start, end + len(END)
+        position = end + len(END)
+    return None
 
 
 def section_of(text: str | None) -> str | None:
