@@ -40,7 +40,11 @@ class Target:
     @property
     def key(self) -> str:
         """The target's name in the store, unique within its source."""
-        return f"{self.kind}:{self.container}" if self.kind == "dashboard" else f"{self.kind}:{self.ref}"
+        if self.kind == "dashboard":
+            return f"dashboard:{self.container}"
+        if self.kind == "milestone":
+            return f"milestone:{self.container}#{self.ref}"  # numbers repeat across repos
+        return f"{self.kind}:{self.ref}"  # a Jira key names its project already
 
     @property
     def digest(self) -> str:

@@ -110,7 +110,7 @@ def test_a_first_write_back_creates_the_dashboard_and_the_milestone_section(
 
     report = write_back(project, clock, time)
 
-    assert actions(report) == {"dashboard:acme/web": "created", "milestone:1": "updated"}
+    assert actions(report) == {"dashboard:acme/web": "created", "milestone:acme/web#1": "updated"}
     assert writes(sim) == [("POST", "/repos/acme/web/issues"), ("PATCH", "/repos/acme/web/milestones/1")]
     [number] = dashboards(sim)
     issue = sim.issue("acme/web", number)
@@ -131,7 +131,7 @@ def test_a_first_write_back_creates_the_dashboard_and_the_milestone_section(
     with session(project.engine) as db:
         rows = {r.target: r for r in db.exec(select(WritebackTarget))}
     assert rows["dashboard:acme/web"].remote_id == str(number)
-    assert rows["milestone:1"].remote_id == "1"
+    assert rows["milestone:acme/web#1"].remote_id == "1"
 
 
 def test_a_quiet_cycle_makes_no_request_and_a_change_one_write_per_target(
@@ -152,7 +152,7 @@ def test_a_quiet_cycle_makes_no_request_and_a_change_one_write_per_target(
     sim.clear_log()
     changed = write_back(project, clock)
 
-    assert actions(changed) == {"dashboard:acme/web": "updated", "milestone:1": "updated"}
+    assert actions(changed) == {"dashboard:acme/web": "updated", "milestone:acme/web#1": "updated"}
     [number] = dashboards(sim)
     assert writes(sim) == [
         ("PATCH", f"/repos/acme/web/issues/{number}"),
@@ -199,7 +199,7 @@ def test_a_dry_run_reports_what_it_would_write_and_writes_nothing(
 
     first = write_back(project, clock, dry_run=True)
 
-    assert actions(first) == {"dashboard:acme/web": "created", "milestone:1": "updated"}
+    assert actions(first) == {"dashboard:acme/web": "created", "milestone:acme/web#1": "updated"}
     assert writes(sim) == []
     assert dashboards(sim) == []
     with session(project.engine) as db:
@@ -211,7 +211,7 @@ def test_a_dry_run_reports_what_it_would_write_and_writes_nothing(
 
     second = write_back(project, clock, dry_run=True)
 
-    assert actions(second) == {"dashboard:acme/web": "updated", "milestone:1": "updated"}
+    assert actions(second) == {"dashboard:acme/web": "updated", "milestone:acme/web#1": "updated"}
     assert writes(sim) == []
     diff = second.sources[0].results[0].diff()
     assert "-| ENG-1 Remove friction from onboarding | ENG-1.1 Ship onboarding | bob | 25%" in diff
@@ -294,7 +294,7 @@ def test_a_rate_limit_beyond_the_bound_stops_this_cycle_and_the_next_retries(
     assert not report.sources[0].ok
     assert "max_rate_limit_wait" in report.sources[0].errors[0]
     assert dashboards(sim) == []
-    assert "milestone:1" not in actions(report)  # the rest waits for the next cycle
+    assert "milestone:acme/web#1" not in actions(report)  # the rest waits for the next cycle
     assert set(actions(write_back(project, clock)).values()) == {"created", "updated"}
 
 
@@ -335,7 +335,7 @@ def test_an_existing_dashboard_is_found_by_label_and_marker_instead_of_created(
 
     report = write_back(project, clock)
 
-    assert actions(report) == {"dashboard:acme/web": "unchanged", "milestone:1": "unchanged"}
+    assert actions(report) == {"dashboard:acme/web": "unchanged", "milestone:acme/web#1": "unchanged"}
     assert writes(sim) == []
     assert len(dashboards(sim)) == 1
 
@@ -426,3 +426,12 @@ def test_a_process_killed_after_creating_the_dashboard_leaves_one_dashboard(
         row = db.get(WritebackTarget, ("github", "dashboard:acme/web"))
     assert row is not None and row.remote_id == str(number)
     assert f"acme/web OKR dashboard (#{number}): unchanged" in restarted.stdout
+
+
+def test_the_demo_shows_the_github_dashboard_after_its_first_sync() -> None:
+    result = CliRunner().invoke(app, ["demo"])
+
+    assert result.exit_code == 0, result.output
+    assert "Write-back: the 'OKR dashboard' issue" in result.output
+    assert "### Key results fed by acme/web" in result.output
+    assert "| Objective | Key result | Owner | Progress | Status | Milestones |" in result.output

@@ -123,3 +123,11 @@ def test_a_target_needs_a_write_only_when_never_written_or_rendered_differently(
     assert needs_write(
         target, WritebackTarget(source="github", target=target.key, content_hash=target.digest)
     )
+
+
+def test_milestones_of_two_repos_with_the_same_number_are_two_targets() -> None:
+    web = Target("milestone", "acme/web", "1", "x", "acme/web milestone 1")
+    api = Target("milestone", "acme/api", "1", "x", "acme/api milestone 1")
+
+    assert web.key != api.key
+    assert Target("epic-comment", "ONB", "ONB-12", "x", "c").key == "epic-comment:ONB-12"
