@@ -246,7 +246,13 @@ class Daemon:
         if any(o.ok and self.settings.sources[o.name].writeback.enabled for o in report.sources):
             # This process leads (step() runs a cycle only then): only the leader writes.
             report.writeback = write_back_fetched(
-                self.settings, self.okrs, self.engine, report, now=cycle.moment
+                self.settings,
+                self.okrs,
+                self.engine,
+                report,
+                now=cycle.moment,
+                monotonic=self.monotonic,
+                sleep=self.sleep,
             )
         duration = self.monotonic() - cycle.tick
         self.metrics.record_cycle(report, duration=duration)

@@ -9,6 +9,7 @@ cycle catches up with nothing missed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -114,15 +115,32 @@ def run_cycle(
 
 
 def write_back_fetched(
-    settings: Any, okrs: OkrSet, engine: Engine, report: CycleReport, *, now: datetime
+    settings: Any,
+    okrs: OkrSet,
+    engine: Engine,
+    report: CycleReport,
+    *,
+    now: datetime,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WritebackReport:
     """Write KR status back into the sources polled successfully this cycle (SPEC §10).
 
     Last in the cycle, after the alerts: a write never delays or fails them, and it reads
-    the roll-up the slips were judged on. The caller makes sure this process leads.
+    the roll-up the slips were judged on. The caller makes sure this process leads;
+    `monotonic` and `sleep` pace the writes (a daemon passes its own, tests fake ones).
     """
     fetched = {o.name for o in report.sources if o.ok}
-    return run_writeback(settings, okrs, engine, now=now, sources=fetched, rollup=report.rollup)
+    return run_writeback(
+        settings,
+        okrs,
+        engine,
+        now=now,
+        sources=fetched,
+        rollup=report.rollup,
+        monotonic=monotonic,
+        sleep=sleep,
+    )
 
 
 def detect_slips(

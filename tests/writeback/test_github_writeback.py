@@ -16,14 +16,17 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from okrsync.cli import app
+from okrsync.daemon import Daemon
 from okrsync.engine import run_cycle
-from okrsync.leader import make_elector
+from okrsync.leader import AlwaysLeader, make_elector
+from okrsync.metrics import Metrics
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
 from okrsync.store import WritebackTarget, session
@@ -435,3 +438,46 @@ def test_the_demo_shows_the_github_dashboard_after_its_first_sync() -> None:
     assert "Write-back: the 'OKR dashboard' issue" in result.output
     assert "### Key results fed by acme/web" in result.output
     assert "| Objective | Key result | Owner | Progress | Status | Milestones |" in result.output
+
+
+class HeldElsewhere:
+    """A leader lock another replica holds."""
+
+    description = "held by another replica"
+
+    def acquire(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        pass
+
+
+def test_the_daemon_writes_back_after_its_cycle_only_while_it_leads(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    time = FakeTime()
+
+    def daemon(elector: Any) -> Daemon:
+        return Daemon(
+            project.settings,
+            project.okrs,
+            project.engine,
+            elector=elector,
+            metrics=Metrics(),
+            clock=clock,
+            monotonic=time.monotonic,
+            sleep=time.sleep,
+        )
+
+    follower = daemon(HeldElsewhere())
+    for _step in range(5):
+        follower.step(time.monotonic())
+    assert follower.cycles == 0 and writes(sim) == []
+
+    leader = daemon(AlwaysLeader())
+    while leader.cycles == 0:
+        leader.step(time.monotonic())
+
+    assert len(dashboards(sim)) == 1
+    assert ("PATCH", "/repos/acme/web/milestones/1") in writes(sim)
+    assert time.sleeps == [1.0]  # the daemon's own (here fake) sleep paced the two writes
