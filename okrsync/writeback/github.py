@@ -160,11 +160,16 @@ class GitHubWriter:
     def _milestone(self, target: Target) -> Result:
         repo_name, number = target.container, int(target.ref)
         repo = self.github.get_repo(repo_name)
-        milestone = self._call(
-            f"read milestone {number} of {repo_name}", repo_name, lambda: repo.get_milestone(number)
-        )
+        try:
+            milestone = self._call(
+                f"read milestone {number} of {repo_name}", repo_name, lambda: repo.get_milestone(number)
+            )
+        except WriteError as exc:
+            if target.remove and not exc.stop:
+                return Result(target, "unchanged", note="gone")  # deleted or out of reach: forget it
+            raise
         before = milestone.description or ""
-        after = markers.splice(before, target.content)
+        after = markers.remove(before) if target.remove else markers.splice(before, target.content)
         if after == before:
             return Result(target, "unchanged", remote_id=str(number))
         if self.dry_run:

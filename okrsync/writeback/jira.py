@@ -45,9 +45,20 @@ PROPERTY = "okrsync"
 REFUSED = (400, 403, 404)
 
 
-def make_client(source: Any) -> JIRA:
-    """Build a `jira` client with the source's address and credentials (as the poller does)."""
-    return make_jira(url=source.url, email=source.email, token=source.token, timeout=source.timeout)
+def connect(source: Any, *, pacer: Pacer) -> JIRA:
+    """Build a `jira` client with the source's address and credentials, as the poller does.
+
+    Connecting reads `serverInfo`; a failure there is a WriteError naming the status, never
+    the `JIRAError` text (which prints the request headers, Authorization included).
+    """
+    caller = Caller(source.name, max_wait=pacer.max_wait, sleep=pacer.sleep, clock=lambda: datetime.now(UTC))
+    try:
+        return caller.call(
+            f"connecting to {source.url} (serverInfo)",
+            lambda: make_jira(url=source.url, email=source.email, token=source.token, timeout=source.timeout),
+        )
+    except SourceError as exc:
+        raise _write_error(source.name, exc) from None
 
 
 class JiraWriter:

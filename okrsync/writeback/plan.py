@@ -28,7 +28,8 @@ class Target:
     `container` is the repo or project it lives in; `ref` identifies it there (a milestone
     number, an epic key; empty for a dashboard, of which there is one per container);
     `content` is the rendering okrsync owns (the marked section, or a property's JSON);
-    `label` says which it is, for people.
+    `label` says which it is, for people. A `remove` target has no content: its section is
+    taken out and the store forgets it.
     """
 
     kind: TargetKind
@@ -36,6 +37,7 @@ class Target:
     ref: str
     content: str
     label: str
+    remove: bool = False  # take okrsync's section out (a milestone no longer linked to any KR)
 
     @property
     def key(self) -> str:

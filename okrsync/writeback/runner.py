@@ -195,9 +195,9 @@ def _write_source(
             if record is not None and record.state == "active" and not needs_write(target, record):
                 outcome.results.append(Result(target, "unchanged", remote_id=record.remote_id))
                 continue
-            if writer is None:
-                writer = WRITERS[source.kind](source, client, pacer=pacer, ctx=ctx, dry_run=dry_run)
             try:
+                if writer is None:  # made only now: a quiet cycle does not even connect
+                    writer = WRITERS[source.kind](source, client, pacer=pacer, ctx=ctx, dry_run=dry_run)
                 result = writer.apply(target, record)
             except WriteError as exc:
                 outcome.errors.append(str(exc))
@@ -233,6 +233,11 @@ def _remember(
 ) -> None:
     """Record what was written (or found) for one target, in its own transaction."""
     target = result.target
+    if target.remove:
+        if record is not None:
+            db.delete(record)
+            db.commit()
+        return
     row = record or WritebackTarget(source=source, target=target.key)
     row.remote_id = result.remote_id or row.remote_id
     if result.action == "closed":
@@ -320,6 +325,14 @@ def github_targets(
         section = render.milestone_section(key, kr_ids, ctx, "markdown")
         label = f"{home} milestone {milestone_number} ({titles[(home, milestone_number)]})"
         targets.append(Target("milestone", home, str(milestone_number), section, label))
+    # A milestone no longer linked to any KR loses okrsync's section, rather than show a
+    # stale status forever; its record goes with it.
+    kept = {t.key for t in targets}
+    for key, record in sorted(stored.items()):
+        if key.startswith("milestone:") and key not in kept and record.remote_id:
+            home = key.removeprefix("milestone:").rpartition("#")[0]
+            label = f"{home} milestone {record.remote_id} (no longer linked)"
+            targets.append(Target("milestone", home, record.remote_id, "", label, remove=True))
     return targets
 
 
@@ -376,11 +389,11 @@ def _github_writer(source: Any, client: Any, *, pacer: Pacer, ctx: Context, dry_
 
 
 def _jira_writer(source: Any, client: Any, *, pacer: Pacer, ctx: Context, dry_run: bool) -> Writer:
-    from okrsync.writeback.jira import JiraWriter, make_client
+    from okrsync.writeback.jira import JiraWriter, connect
 
     return JiraWriter(
         source.name,
-        client or make_client(source),
+        client or connect(source, pacer=pacer),
         pacer=pacer,
         issue_type=source.writeback.issue_type,
         label_prefix=ctx.label_prefix,

@@ -481,3 +481,25 @@ def test_the_daemon_writes_back_after_its_cycle_only_while_it_leads(
     assert len(dashboards(sim)) == 1
     assert ("PATCH", "/repos/acme/web/milestones/1") in writes(sim)
     assert time.sleeps == [1.0]  # the daemon's own (here fake) sleep paced the two writes
+
+
+def test_a_milestone_no_longer_linked_loses_okrsyncs_section_and_keeps_the_persons_text(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    second = sim.add_milestone("acme/web", "Polish", description="Polish. kr:ENG-1.1")
+    sync(project, clock)
+    write_back(project, clock)
+    description = sim.milestone("acme/web", second).description
+    assert description.startswith("Polish. kr:ENG-1.1\n\n" + BEGIN)
+    sim.update_milestone("acme/web", second, description=description.replace(" kr:ENG-1.1", ""))
+    sync(project, clock)
+
+    report = write_back(project, clock)
+
+    assert actions(report)[f"milestone:acme/web#{second}"] == "updated"
+    assert sim.milestone("acme/web", second).description == "Polish."
+    with session(project.engine) as db:
+        assert db.get(WritebackTarget, ("github", f"milestone:acme/web#{second}")) is None
+    sim.clear_log()
+    assert f"milestone:acme/web#{second}" not in actions(write_back(project, clock))
+    assert writes(sim) == []
