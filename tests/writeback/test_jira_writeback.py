@@ -194,3 +194,15 @@ def test_a_resolved_dashboard_is_left_alone(sim: JiraSim, project: Project) -> N
 
     assert actions(report)["dashboard:ONB"] == "closed"
     assert sim.search('labels = "okrsync"') == [key]
+
+
+def test_a_429_is_waited_out_as_retry_after_asks(sim: JiraSim, project: Project) -> None:
+    run_cycle(project.settings, project.okrs, project.engine, now=NOW, write_back=False)
+    sim.throttle("3", path="/properties/okrsync")
+    slept: list[float] = []
+
+    report = run_writeback(project.settings, project.okrs, project.engine, now=NOW, sleep=slept.append)
+
+    assert report.sources[0].ok, report.sources[0].errors
+    assert slept == [3.0]
+    assert sim._issue("ONB-1").properties["okrsync"]["kr"] == "ENG-1.1"
