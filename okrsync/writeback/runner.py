@@ -183,7 +183,7 @@ def _write_source(
             t.target: t for t in db.exec(select(WritebackTarget).where(WritebackTarget.source == source.name))
         }
         targets = TARGETS[source.kind](source, okrs, ctx, db, stored)
-        reopened = _reopened(db, source.name, stored)
+        reopened = _reopened(db, source.name, stored, kind=source.kind)
         writer: Writer | None = None
         for target in targets:
             record = stored.get(target.key)
@@ -209,10 +209,19 @@ def _write_source(
                 _remember(db, source.name, result, record, now=now)
 
 
-def _reopened(db: Session, source: str, stored: Mapping[str, WritebackTarget]) -> set[str]:
-    """Closed dashboards a person has since reopened, as the last poll saw them (no request)."""
+def _reopened(db: Session, source: str, stored: Mapping[str, WritebackTarget], *, kind: str) -> set[str]:
+    """Closed dashboards a person has since reopened, as the last poll saw them (no request).
+
+    The dashboard is an issue of a polled repo or project, so the store knows its state: its
+    key is `owner/repo#number` on GitHub, the issue key on Jira.
+    """
+
+    def issue_key(target: WritebackTarget) -> str:
+        container = target.target.split(":", 1)[1]
+        return f"{container}#{target.remote_id}" if kind == "github" else str(target.remote_id)
+
     closed = {
-        f"{t.target.split(':', 1)[1]}#{t.remote_id}": t.target
+        issue_key(t): t.target
         for t in stored.values()
         if t.state == "closed" and t.target.startswith("dashboard:") and t.remote_id
     }

@@ -194,6 +194,10 @@ def test_a_resolved_dashboard_is_left_alone(sim: JiraSim, project: Project) -> N
 
     assert actions(report)["dashboard:ONB"] == "closed"
     assert sim.search('labels = "okrsync"') == [key]
+    assert actions(cycle(project))["dashboard:ONB"] == "closed"  # left alone, not read again
+
+    sim.transition(key, "In Progress")  # reopened by a person: okrsync keeps it again
+    assert actions(cycle(project))["dashboard:ONB"] == "updated"
 
 
 def test_a_429_is_waited_out_as_retry_after_asks(sim: JiraSim, project: Project) -> None:
