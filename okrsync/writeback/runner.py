@@ -162,7 +162,10 @@ def run_writeback(
         for error in outcome.errors:
             logger.warning("%s", error)
         if not dry_run:
-            _record_health(engine, outcome, now=now)
+            try:
+                _record_health(engine, outcome, now=now)
+            except Exception:  # noqa: BLE001 - the database failing here is the cycle's to report
+                logger.warning("write-back to %r: its outcome could not be recorded", name, exc_info=True)
     return report
 
 
