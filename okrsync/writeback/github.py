@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import requests
 from github import Auth, Github, GithubException
 from github.Issue import Issue
+from github.Milestone import Milestone
 
 from connectors.github import GitHubAuth
 from connectors.net import network_problem
@@ -162,7 +163,7 @@ class GitHubWriter:
         repo = self.github.get_repo(repo_name)
         try:
             milestone = self._call(
-                f"read milestone {number} of {repo_name}", repo_name, lambda: repo.get_milestone(number)
+                f"read milestone {number} of {repo_name}", repo_name, lambda: _read_milestone(repo, number)
             )
         except WriteError as exc:
             if target.remove and not exc.stop:
@@ -227,6 +228,13 @@ class GitHubWriter:
         if exc.status in (403, 404):
             return WriteError(self.name, f"{what}: {detail}: {PERMISSION.format(repo=repo)}")
         return WriteError(self.name, f"{what}: {detail}")
+
+
+def _read_milestone(repo: Any, number: int) -> Milestone:
+    """Read a milestone now: a lazy client would otherwise read it at the first attribute."""
+    milestone: Milestone = repo.get_milestone(number)
+    milestone.description  # noqa: B018 - completes a lazy object inside the caller's error handling
+    return milestone
 
 
 def _load(repo: Any, number: int) -> Issue | None:

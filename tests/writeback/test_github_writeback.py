@@ -31,7 +31,10 @@ from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
 from okrsync.store import WritebackTarget, session
 from okrsync.writeback import WritebackReport, run_writeback
+from okrsync.writeback.github import GitHubWriter, make_client
 from okrsync.writeback.markers import BEGIN, END
+from okrsync.writeback.pacing import Pacer
+from okrsync.writeback.plan import Target
 from tests.helpers import FakeClock, Project, onboarding_sim, write_project
 
 TOKEN = "ghp_writeback_token_42"
@@ -236,6 +239,7 @@ def test_writeback_dry_run_command_prints_the_body_and_diffs(
     assert "acme/web milestone 1 (Onboarding v2): would be updated" in result.output
     assert "+<!-- okrsync:begin -->" in result.output
     assert writes(sim) == []
+    assert TOKEN not in result.output
 
 
 def test_a_403_is_recorded_with_the_missing_permission_and_never_fails_the_poll(
@@ -280,6 +284,28 @@ def test_a_secondary_rate_limit_is_waited_out_as_retry_after_asks(
     assert report.sources[0].ok, report.sources[0].errors
     assert time.sleeps == [7.0, 1.0]
     assert len(dashboards(sim)) == 1
+
+
+def test_a_primary_rate_limit_is_waited_out_until_its_reset(
+    sim: GitHubSim, project: Project, clock: FakeClock
+) -> None:
+    sync(project, clock)
+    sim.rate_limit(20, path="/repos/acme/web/milestones/1")  # X-RateLimit-Remaining: 0, reset in 20 s
+    time = FakeTime()
+    writer = GitHubWriter(
+        "github",
+        make_client(project.settings.sources["github"]),
+        pacer=Pacer(1.0, max_wait=60, monotonic=time.monotonic, sleep=time.sleep),
+        label_prefix="kr:",
+        wall_clock=lambda: clock().timestamp(),  # the reset is on the simulator's clock
+    )
+    target = Target("milestone", "acme/web", "1", "section", "acme/web milestone 1")
+
+    result = writer.apply(target, None)
+
+    assert result.action == "updated"
+    assert time.sleeps == [21.0]  # until the reset, and a second more
+    assert sim.milestone("acme/web", 1).description.endswith(f"{BEGIN}\nsection\n{END}")
 
 
 def test_a_rate_limit_beyond_the_bound_stops_this_cycle_and_the_next_retries(
