@@ -43,10 +43,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PERMISSION = (
-    "the token needs the 'Issues: read and write' permission on {repo} "
-    "(fine-grained token or GitHub App; a classic token needs the 'repo' scope)"
-)
+PERMISSION = "the token needs the 'Issues: read and write' permission on {repo} (classic token: 'repo' scope)"
 MAX_LIMIT_RETRIES = 3
 
 

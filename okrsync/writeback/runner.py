@@ -32,7 +32,7 @@ from okrsync.errors import WriteError
 from okrsync.okrs import OkrSet
 from okrsync.rollup import Rollup
 from okrsync.sources import jira_projects, mapped_containers
-from okrsync.store import TrackerIssue, WritebackState, WritebackTarget, session
+from okrsync.store import SourceState, TrackerIssue, WritebackState, WritebackTarget, session
 from okrsync.writeback import render
 from okrsync.writeback.pacing import Pacer
 from okrsync.writeback.plan import Result, Target, needs_write
@@ -132,6 +132,11 @@ def run_writeback(
 
         with session(engine) as db:
             rollup, _ = compute(db, okrs, settings, today=local_day(now, settings.okrsync.tz))
+    with session(engine) as db:
+        synced = {
+            state.name
+            for state in db.exec(select(SourceState).where(col(SourceState.last_success).is_not(None)))
+        }
     ctx = Context(
         okrs=okrs,
         rollup=rollup,
@@ -148,6 +153,9 @@ def run_writeback(
             monotonic=monotonic,
             sleep=sleep,
         )
+        if name not in synced:
+            outcome.skipped = "never synced; run `okrsync sync` first"
+            continue
         try:
             client = (clients or {}).get(name)
             _write_source(

@@ -529,3 +529,15 @@ def test_a_milestone_no_longer_linked_loses_okrsyncs_section_and_keeps_the_perso
     sim.clear_log()
     assert f"milestone:acme/web#{second}" not in actions(write_back(project, clock))
     assert writes(sim) == []
+
+
+def test_writeback_before_any_sync_says_to_sync_first(
+    sim: GitHubSim, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKRSYNC_NOW", NOW.isoformat())
+
+    result = CliRunner().invoke(app, ["--config", str(project.config), "writeback"])
+
+    assert result.exit_code == 0, result.output
+    assert "write-back github: skipped: never synced; run `okrsync sync` first" in result.output
+    assert sim.log() == []
