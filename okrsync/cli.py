@@ -239,8 +239,57 @@ def sync(
     if sent.failed:
         line += f", {sent.failed} failed (okrsync alerts --failed)"
     out.print(line, highlight=False)
+    for written in report.writeback.sources if report.writeback else []:
+        _print_writeback(written)
     if report.failed or sent.failed or sent.retrying:
+        raise typer.Exit(EXIT_FAILED)  # a failed write-back is shown, never an exit code (SPEC §10)
+
+
+@app.command()
+def writeback(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written (with diffs); write nothing.")
+    ] = False,
+) -> None:
+    """Write KR status back into the trackers now (sources with [sources.<name>.writeback] enabled)."""
+    from okrsync.writeback import enabled, leading, run_writeback
+
+    settings, okrs = load(ctx)
+    if not enabled(settings):
+        fail("no source has write-back enabled; add [sources.<name>.writeback] enabled = true")
+    engine = open_db(settings)
+    moment = now()
+    if dry_run:
+        report = run_writeback(settings, okrs, engine, now=moment, dry_run=True)
+    else:
+        with leading(settings.okrsync.database_url) as leader:
+            if not leader:
+                fail("another okrsync process leads and writes back; nothing written", EXIT_FAILED)
+            report = run_writeback(settings, okrs, engine, now=moment)
+    for written in report.sources:
+        _print_writeback(written, details=True, dry_run=dry_run)
+    if any(not written.ok for written in report.sources):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_writeback(written: Any, *, details: bool = False, dry_run: bool = False) -> None:
+    """Print one source's write-back: a summary line, and with `details` each target."""
+    mark = Text("✓ ", "green") if written.ok else Text("✗ ", "red")
+    out.print(Text.assemble(mark, f"write-back {written.name}: {written.summary()}"), highlight=False)
+    for error in written.errors:
+        err.print(Text.assemble(("error: ", "red"), error), highlight=False)
+    if not details:
+        return
+    said = {"unchanged": "unchanged", "closed": "closed by a person; left closed"}
+    for result in written.results:
+        where = f" (#{result.remote_id})" if result.remote_id and result.target.kind == "dashboard" else ""
+        action = said.get(result.action) or (f"would be {result.action}" if dry_run else result.action)
+        out.print(f"  {result.target.label}{where}: {action}", highlight=False, markup=False)
+        if result.action == "created" and result.after:
+            out.print(result.after, highlight=False, markup=False)
+        elif result.action == "updated":
+            out.print(result.diff(), highlight=False, markup=False)
 
 
 @app.command()

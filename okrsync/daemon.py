@@ -45,6 +45,7 @@ from okrsync.engine import (
     detect_slips,
     measure_metrics,
     poll_source,
+    write_back_fetched,
 )
 from okrsync.leader import Elector, make_elector
 from okrsync.liveness import Heartbeat, longest_step
@@ -262,6 +263,17 @@ class Daemon:
         report.delivery = deliver_alerts(
             self.settings, self.engine, now=cycle.moment, on_attempt=self.heartbeat.beat
         )
+        if any(o.ok and self.settings.sources[o.name].writeback.enabled for o in report.sources):
+            # This process leads (step() runs a cycle only then): only the leader writes.
+            report.writeback = write_back_fetched(
+                self.settings,
+                self.okrs,
+                self.engine,
+                report,
+                now=cycle.moment,
+                monotonic=self.monotonic,
+                sleep=self.sleep,
+            )
         duration = self.monotonic() - cycle.tick
         self.metrics.record_cycle(report, duration=duration)
         self.cycles += 1
@@ -342,6 +354,8 @@ def _summary(report: CycleReport) -> str:
     if not report.sources:
         parts.append("no source due")
     parts.append(f"{len(report.events)} new event(s)")
+    for written in report.writeback.sources if report.writeback else []:
+        parts.append(f"write-back {written.name}: {written.summary()}")
     sent = report.delivery
     parts.append(f"{sent.delivered} delivered, {sent.retrying} to retry, {sent.failed} failed")
     return "; ".join(parts)

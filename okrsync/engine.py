@@ -9,6 +9,7 @@ cycle catches up with nothing missed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from okrsync.rollup import Rollup
 from okrsync.slips import Slip, detect
 from okrsync.sources import Poller, make_poller
 from okrsync.store import Event, KrValue, SourceState, session
+from okrsync.writeback import WritebackReport, enabled, leading, run_writeback
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class CycleReport:
     events: list[Event] = field(default_factory=list)
     delivery: DispatchReport = field(default_factory=DispatchReport)
     rollup: Rollup | None = None  # the roll-up slips were judged on, for the summary
+    writeback: WritebackReport | None = None  # None when no source polled this cycle writes back
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -97,8 +100,13 @@ def run_cycle(
     progress: ProgressHook | None = None,
     deliver: bool = True,
     channels: dict[str, Any] | None = None,
+    write_back: bool = True,
 ) -> CycleReport:
-    """Run one cycle at `now`; `pollers` and `channels` let a daemon reuse clients across cycles."""
+    """Run one cycle at `now`; `pollers` and `channels` let a daemon reuse clients across cycles.
+
+    Write-back (for the sources that opted in) runs only while this process holds the
+    leader lock, so a `sync` beside a running daemon leaves the writing to the daemon.
+    """
     report = CycleReport(started_at=now)
     pollers = pollers if pollers is not None else {}
     for name, source in settings.sources.items():
@@ -117,7 +125,42 @@ def run_cycle(
     )
     if deliver:
         report.delivery = deliver_alerts(settings, engine, now=now, channels=channels)
+    if write_back and any(name in fetched for name in enabled(settings)):
+        with leading(settings.okrsync.database_url) as leader:
+            if leader:
+                report.writeback = write_back_fetched(settings, okrs, engine, report, now=now)
+            else:
+                logger.info("write-back skipped: another okrsync process leads and writes")
     return report
+
+
+def write_back_fetched(
+    settings: Any,
+    okrs: OkrSet,
+    engine: Engine,
+    report: CycleReport,
+    *,
+    now: datetime,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WritebackReport:
+    """Write KR status back into the sources polled successfully this cycle (SPEC §10).
+
+    Last in the cycle, after the alerts: a write never delays or fails them, and it reads
+    the roll-up the slips were judged on. The caller makes sure this process leads;
+    `monotonic` and `sleep` pace the writes (a daemon passes its own, tests fake ones).
+    """
+    fetched = {o.name for o in report.sources if o.ok}
+    return run_writeback(
+        settings,
+        okrs,
+        engine,
+        now=now,
+        sources=fetched,
+        rollup=report.rollup,
+        monotonic=monotonic,
+        sleep=sleep,
+    )
 
 
 def detect_slips(

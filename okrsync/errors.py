@@ -4,7 +4,8 @@ OkrsyncError
 ├── ConfigError        config.toml or the environment is invalid (exit 2)
 ├── MappingError       a mappings/*.toml file is invalid (exit 2)
 ├── SourceError        a tracker failed this cycle (exit 1); retriable or not
-└── DeliveryError      an alert channel refused a delivery; permanent or not
+├── DeliveryError      an alert channel refused a delivery; permanent or not
+└── WriteError         write-back into a tracker failed (recorded, retried next cycle)
 """
 
 from __future__ import annotations
@@ -61,3 +62,15 @@ class DeliveryError(OkrsyncError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         self.permanent = permanent
         super().__init__(message)
+
+
+class WriteError(OkrsyncError):
+    """Write-back into a tracker failed; `stop` when the rest of that source's writes would fail too.
+
+    Never raised out of a cycle: it is recorded under the source and retried next cycle.
+    """
+
+    def __init__(self, source: str, message: str, *, stop: bool = False) -> None:
+        self.source = source
+        self.stop = stop
+        super().__init__(f"write-back to {source!r}: {message}")

@@ -58,7 +58,15 @@ from okrsync.rollup import (
     roll_up,
 )
 from okrsync.statusview import status_document
-from okrsync.store import KrValue, SourceState, TrackerIssue, TrackerMilestone, UTCDateTime, session
+from okrsync.store import (
+    KrValue,
+    SourceState,
+    TrackerIssue,
+    TrackerMilestone,
+    UTCDateTime,
+    WritebackState,
+    session,
+)
 
 
 @dataclass
@@ -500,6 +508,7 @@ def status_for(
         rollup, gathered = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
         states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
         latest = {kr_id: checkins.checkin_json(c) for kr_id, c in checkins.latest(db).items()}
+        written = {w.source: w for w in db.execute(select(WritebackState)).scalars()}
     sources = [
         states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
         for name, s in settings.sources.items()
@@ -512,4 +521,20 @@ def status_for(
         cycle=cycle,
         unknown_kr_ids=gathered.unknown_kr_ids,
         checkins=latest,
+        writeback={name: writeback_json(s, written.get(name)) for name, s in settings.sources.items()},
     )
+
+
+def writeback_json(source: Any, state: WritebackState | None) -> dict[str, Any]:
+    """A source's write-back health for `status --json` (SPEC §10): `{enabled, ok, last_error, ...}`."""
+    return {
+        "enabled": bool(source.writeback.enabled),
+        "ok": state is None or state.last_error is None,
+        "last_error": state.last_error if state else None,
+        "last_attempt": _utc_text(state.last_attempt) if state else None,
+        "last_success": _utc_text(state.last_success) if state else None,
+    }
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None

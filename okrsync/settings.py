@@ -115,6 +115,15 @@ class OkrsyncSection(_Section):
         return ZoneInfo(self.timezone)
 
 
+class WritebackSection(_Section):
+    """`[sources.<name>.writeback]`: opt-in write-back of KR status into the tracker (SPEC §10)."""
+
+    enabled: bool = False
+    """Write dashboards and milestone/epic status into this source; off unless asked for."""
+    issue_type: str = Field(default="Task", min_length=1)
+    """Jira: the issue type of each project's dashboard issue."""
+
+
 class SourceBase(_Section):
     """What every tracker source has: a name, a token, and bounds on waiting."""
 
@@ -130,6 +139,8 @@ class SourceBase(_Section):
     """Longest wait for a rate limit to lift before the source fails this cycle."""
     in_progress_weight: float = Field(default=0, ge=0, lt=1)
     """Share of an in-progress issue counted as done, for KRs that set none (0: no partial credit)."""
+    writeback: WritebackSection = WritebackSection()
+    """Opt-in write-back of KR status into this tracker (SPEC §10)."""
 
 
 class GitHubSource(SourceBase):
@@ -283,6 +294,13 @@ class ServerSection(_Section):
     """host:port; loopback by default so nothing is exposed by accident."""
     token: SecretStr | None = None
     """A Bearer token the server asks clients for, when set."""
+    public_url: str | None = None
+    """Where people reach the report (https://okr.acme.com); write-back links KRs to its pages."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
 
     @field_validator("listen")
     @classmethod
@@ -501,6 +519,8 @@ def _tables(data: dict[str, Any]) -> Iterator[tuple[KeyPath, type[BaseModel], di
         kind_cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
         if kind_cls is not None:
             yield ("sources", name), kind_cls, table
+            if isinstance(table.get("writeback"), dict):
+                yield ("sources", name, "writeback"), WritebackSection, table["writeback"]
     for name, table in _subtables(data.get("people")):
         yield ("people", name), Person, table
     alerts = data.get("alerts")

@@ -91,11 +91,14 @@ def status_document(
     cycle: str | None = None,
     unknown_kr_ids: Mapping[str, list[str]] | None = None,
     checkins: Mapping[str, dict[str, Any] | None] | None = None,
+    writeback: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Build the `status --json` document for every cycle, or for one.
 
     `checkins` maps a KR id to its latest check-in (`okrsync.checkins.checkin_json`); each KR
     carries it as `checkin` (null when it has none), next to the SPEC's `confidence`.
+    `writeback` maps a source name to its write-back health (`{enabled, ok, last_error, ...}`,
+    SPEC §10); each source carries it as `writeback`.
     """
     cycles = [c for c in okrs.cycles.values() if cycle is None or c.id == cycle]
     cycle_ids = {c.id for c in cycles}
@@ -153,6 +156,7 @@ def status_document(
                 "last_reconcile": last_reconcile(s),
                 "last_attempt": _time(s.last_attempt),
                 "last_error": s.last_error,
+                "writeback": (writeback or {}).get(s.name),
             }
             for s in sources
         ],
@@ -213,16 +217,35 @@ def render(document: dict[str, Any]) -> RenderableType:
             _add_objective(tree, objective, objectives, seen=set())
         parts.append(tree)
     table = Table(title="Sources", title_justify="left", show_edge=False)
-    for column in ("source", "last success", "last reconcile", "last error"):
+    for column in ("source", "last success", "last reconcile", "last error", "write-back"):
         table.add_column(column)
     for s in document["sources"]:
         error = Text(s["last_error"] or "—", style="red" if s["last_error"] else "dim")
-        table.add_row(s["name"], s["last_success"] or "never", s.get("last_reconcile") or "never", error)
+        table.add_row(
+            s["name"],
+            s["last_success"] or "never",
+            s.get("last_reconcile") or "never",
+            error,
+            _writeback_cell(s),
+        )
     parts.append(table)
     if document.get("unknown_kr_ids"):
         lines = [f"kr:{kr_id} on {', '.join(where)}" for kr_id, where in document["unknown_kr_ids"].items()]
         parts.append(Text("Unknown KR ids in tracker labels: " + "; ".join(lines), style="yellow"))
     return Group(*parts)
+
+
+def _writeback_cell(source: dict[str, Any]) -> Text:
+    """Say how the source's write-back went: off, ok, not yet, or its last error."""
+    state = source.get("writeback")
+    if not state or not state.get("enabled"):
+        return Text("off", style="dim")
+    if state.get("last_error"):
+        return Text(f"failed: {state['last_error']}", style="red")
+    return Text(
+        "ok" if state.get("last_success") else "not yet",
+        style="green" if state.get("last_success") else "dim",
+    )
 
 
 def _add_objective(

@@ -31,7 +31,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The head revision(s) of the scripts in MIGRATIONS/versions. Kept by hand so that the hot path
 # never loads Alembic's script directory; tests/test_store.py fails when it differs from what
 # Alembic itself computes, so a new migration cannot be forgotten here.
-SCHEMA_HEADS = frozenset({"0005"})
+SCHEMA_HEADS = frozenset({"0006"})
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -387,3 +387,34 @@ class ScoreNote(SQLModel, table=True):
     kr_id: str = Field(primary_key=True)
     text: str
     updated_at: datetime | None = _utc()
+
+
+class WritebackTarget(SQLModel, table=True):
+    """One thing write-back keeps in a tracker: what was last written there and where (SPEC §10).
+
+    `target` names it within its source (`dashboard:acme/web`, `milestone:acme/web#12`,
+    `epic-comment:ONB-12`, ...); `remote_id` is the tracker's id for it (an issue number, a
+    Jira key, a comment id); `content_hash` is the hash of the last rendering written, so an
+    unchanged rendering costs no request. `state` is "closed" for a dashboard a person closed:
+    it is left alone, and not recreated, until it is reopened.
+    """
+
+    __tablename__ = "writeback_target"
+
+    source: str = Field(primary_key=True)
+    target: str = Field(primary_key=True)
+    remote_id: str | None = None
+    content_hash: str | None = None
+    state: str = "active"
+    written_at: datetime | None = _utc()
+
+
+class WritebackState(SQLModel, table=True):
+    """How write-back into one source last went: shown by `status` under the source."""
+
+    __tablename__ = "writeback_state"
+
+    source: str = Field(primary_key=True)
+    last_attempt: datetime | None = _utc()
+    last_success: datetime | None = _utc()
+    last_error: str | None = None

@@ -186,6 +186,9 @@ base_url = "{github_url}"
 token = "{DEMO_TOKEN}"
 repos = ["acme/web", "acme/api"]
 
+[sources.github.writeback]
+enabled = true
+
 [sources.jira]
 kind = "jira"
 url = "{jira_url}"
@@ -231,6 +234,23 @@ def show_alerts(console: Console, engine: Any, event_ids: list[str]) -> None:
         )
 
 
+def show_dashboard(
+    console: Console, settings: Any, okrs: Any, engine: Any, sim: GitHubSim, *, now: datetime
+) -> None:
+    """Write back to the simulated GitHub (unpaced: it is ours) and print acme/web's dashboard."""
+    from okrsync.writeback import run_writeback
+
+    run_writeback(settings, okrs, engine, now=now, sleep=lambda _seconds: None)
+    dashboard = next((i for i in sim.repo("acme/web").issues.values() if "okrsync" in i.labels), None)
+    if dashboard is not None:
+        console.print(
+            Text(
+                f"\nWrite-back: the 'OKR dashboard' issue #{dashboard.number} in acme/web says", style="bold"
+            )
+        )
+        console.print(Text(dashboard.body or ""))
+
+
 def run_demo(
     console: Console, *, workdir: Path | None = None, clock: Callable[[], datetime] | None = None
 ) -> int:
@@ -269,7 +289,7 @@ def run_demo(
                 style="bold",
             )
         )
-        report = run_cycle(settings, okrs, engine, now=moment)
+        report = run_cycle(settings, okrs, engine, now=moment, write_back=False)
         for outcome in report.sources:
             line = (
                 outcome.error
@@ -278,6 +298,7 @@ def run_demo(
             console.print(Text(("✗ " if outcome.error else "✓ ") + line))
         document = status_for(settings, okrs, engine, moment=moment, cycle=None)
         console.print(render(document))
+        show_dashboard(console, settings, okrs, engine, sim, now=moment)
         failed = bool(report.failed)
 
         # The slip: the onboarding milestone's due date moves two weeks later in GitHub.
@@ -288,7 +309,7 @@ def run_demo(
         console.print(
             Text(f"\nIn GitHub, 'Onboarding v2' moves to {new_due:%d %b}. Syncing again…", style="bold")
         )
-        report = run_cycle(settings, okrs, engine, now=sim_time[0])
+        report = run_cycle(settings, okrs, engine, now=sim_time[0], write_back=False)
         failed = failed or bool(report.failed) or bool(report.delivery.failed)
         show_alerts(console, engine, [e.id for e in report.events])
         console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))

@@ -271,6 +271,9 @@ class GitHubSim(SimServer):
         self._request_ids = itertools.count(1)
         self._api = ""
         self.hooks: list[Hook] = []
+        # Clients whose token may read but not write (a read-only fine-grained token): their
+        # writes answer 403 as GitHub does (okrsync.sandbox.github_writes).
+        self.read_only: set[str] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -761,10 +764,10 @@ class GitHubSim(SimServer):
             self._run_hooks(request)
         if request.method == "GET":
             response = self._endpoint(request)
-        elif request.method == "PATCH":
-            response = self._patch(request)
         else:
-            response = _not_found()
+            from okrsync.sandbox.github_writes import handle_write
+
+            response = handle_write(self, request)
         if response.status == 200:
             payload = response.encode()
             response.raw = payload
@@ -832,42 +835,6 @@ class GitHubSim(SimServer):
             case ["issues", number] if number.isdigit():
                 return self._issue_get(repo, int(number))
         return _not_found()
-
-    def _patch(self, request: Request) -> Response:
-        """`PATCH /repos/{owner}/{repo}/milestones/{number}`: update a milestone, as GitHub does.
-
-        This is how someone trying `okrsync demo --serve` moves a due date from outside, with
-        the same call (and body) they would send to api.github.com: `due_on` (an ISO 8601
-        timestamp, or null to remove it), `title`, `description`, `state` (open or closed).
-        """
-        parts = [p for p in request.path.split("/") if p]
-        if len(parts) != 5 or parts[0] != "repos" or parts[3] != "milestones" or not parts[4].isdigit():
-            return _not_found()
-        repo = self.repos.get(f"{parts[1]}/{parts[2]}".lower())
-        milestone = repo.milestones.get(int(parts[4])) if repo is not None else None
-        if repo is None or milestone is None:
-            return _not_found()
-        try:
-            body = request.json()
-        except ValueError:
-            return _error(400, "Problems parsing JSON")
-        if not isinstance(body, dict):
-            return _error(400, "Problems parsing JSON")
-        if "due_on" in body:
-            due = body["due_on"]
-            parsed = _parse_since(due) if isinstance(due, str) else None
-            if due is not None and parsed is None:
-                return _validation_failed({"resource": "Milestone", "field": "due_on", "code": "invalid"})
-            self.set_due(repo, milestone.number, parsed)
-        if isinstance(body.get("title"), str):
-            self.rename_milestone(repo, milestone.number, body["title"])
-        if isinstance(body.get("description"), str):
-            self.update_milestone(repo, milestone.number, description=body["description"])
-        if body.get("state") == "closed" and milestone.state == "open":
-            self.close_milestone(repo, milestone.number)
-        elif body.get("state") == "open" and milestone.state == "closed":
-            self.reopen_milestone(repo, milestone.number)
-        return Response(200, raw=self._milestone_bytes(milestone))
 
     def _rate_limit_body(self, request: Request) -> Response:
         assert request.client is not None

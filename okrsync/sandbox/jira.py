@@ -180,6 +180,10 @@ class _Issue:
     updated: int
     statuscategorychangedate: int
     resolutiondate: int | None
+    # Written through the REST API only (okrsync.sandbox.jira_writes): write-back's targets.
+    description: str | None = None
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
 
     @property
     def category(self) -> str:
@@ -842,6 +846,8 @@ class JiraSim(SimServer):
         self._tokens: OrderedDict[str, _Cursor] = OrderedDict()
         self._cache: OrderedDict[tuple[str, bool], tuple[int, _Result]] = OrderedDict()
         self._offsets: dict[int, int] = {}  # quarter hour since the epoch -> UTC offset, seconds
+        # Clients that may browse but not edit, comment or create (okrsync.sandbox.jira_writes).
+        self.read_only: set[str] = set()
 
     # --- Python API: building the site --------------------------------------------------------
 
@@ -1274,13 +1280,19 @@ class JiraSim(SimServer):
         if version == "3" and self.mode == "datacenter":
             return self._not_found(request)  # Data Center has no REST v3
         rest = (m.group(2) or "/").rstrip("/") or "/"
-        for methods, pattern, handler in self._ROUTES:
+        from okrsync.sandbox.jira_writes import WRITE_ROUTES
+
+        allowed = False
+        for methods, pattern, handler in [*self._ROUTES, *WRITE_ROUTES]:
             hit = pattern.match(rest)
             if hit is None:
                 continue
             if request.method not in methods:
-                return Response(405, {"message": f"Method {request.method} not allowed", "status-code": 405})
+                allowed = True  # the path exists, for other methods (one path, several routes)
+                continue
             return handler(self, request, version, *hit.groups())
+        if allowed:
+            return Response(405, {"message": f"Method {request.method} not allowed", "status-code": 405})
         return self._not_found(request)
 
     def _not_found(self, request: Request) -> Response:
@@ -1567,6 +1579,7 @@ class JiraSim(SimServer):
             "updated",
             "created",
             "project",
+            "description",
             self.story_points_field,
         }
         if self.mode == "datacenter":
@@ -1613,6 +1626,7 @@ class JiraSim(SimServer):
                 "issuekey", "Key", ["id", "issue", "issuekey", "key"], None, orderable=False, searchable=False
             ),
             system("summary", "Summary", ["summary"], "string"),
+            system("description", "Description", ["description"], "string"),
             system("issuetype", "Issue Type", ["issuetype", "type"], "issuetype"),
             system("parent", "Parent", ["parent"], None, orderable=False, searchable=False),
             system("project", "Project", ["project"], "project", orderable=False),
@@ -1690,6 +1704,8 @@ class _Render:
                 fields[name] = issue.duedate.isoformat() if issue.duedate else None
             elif name == "project":
                 fields[name] = self.project(issue.project)
+            elif name == "description":
+                fields[name] = issue.description
             elif name == sim.story_points_field:
                 fields[name] = issue.story_points
             elif name == "parent":
