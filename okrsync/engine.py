@@ -216,7 +216,10 @@ def detect_slips(
             backlog += 1  # a first sync can record hundreds: one line for them all, below
             continue
         logger.info(
-            "detected %s: %s", event.type, event.payload["text"], extra={"event_id": event.id, "kr": event.kr_id}
+            "detected %s: %s",
+            event.type,
+            event.payload["text"],
+            extra={"event_id": event.id, "kr": event.kr_id},
         )
     if backlog:
         logger.info("recorded %d backlog alert(s), not sent: see `okrsync alerts --all`", backlog)
