@@ -4,7 +4,9 @@ A source without a token is not invalid: GitHub answers public repos anonymously
 an hour) and a Jira server may allow anonymous reads. But for most users it is a forgotten
 secret, and the first they would hear of it is a `sync` failing with 401 and every KR it
 feeds staying `unknown`. So `validate` names the source and where okrsync would read its
-token from, and still passes (`--strict` turns it into a failure, like every warning).
+token from, and still passes, even with `--strict`: the warning is about the machine's
+environment, not the files, and the pre-commit hook and the CI action run `validate --strict`
+where no tracker secret exists (and should not).
 
 The message names the variable and the keys, never a value: there is none to name.
 """

@@ -1,6 +1,6 @@
 """`okrsync validate`: a source without a token is a warning, and `--tracker` says what it checked.
 
-Issue 12 points 1 and 11: `validate` warns (not fails, except with `--strict`) when a source has
+Issue 12 points 1 and 11: `validate` warns (never fails, `--strict` included) when a source has
 no credentials at all, naming the source and the variable it would read; `validate --tracker`
 resolves links live but `kr:` labels from the last sync, and its output says which.
 """
@@ -41,7 +41,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def test_validate_warns_about_a_source_without_a_token_and_strict_fails(
+def test_validate_warns_about_a_source_without_a_token_and_strict_still_passes(
     runner: CliRunner, sim: GitHubSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = write_project(
@@ -65,7 +65,9 @@ def test_validate_warns_about_a_source_without_a_token_and_strict_fails(
         in output
     )
     assert "GitHub App auth" in output and output.endswith("1 key result(s)")
-    assert runner.invoke(app, [*config, "validate", "--strict"]).exit_code == 2
+    strict = runner.invoke(app, [*config, "validate", "--strict"])  # pre-commit and CI have no secrets
+    assert strict.exit_code == 0, strict.output
+    assert "no token" in strict.output
 
     monkeypatch.setenv("OKRSYNC_SOURCES__GITHUB__TOKEN", TOKEN)  # where the warning said to put it
     quiet = runner.invoke(app, [*config, "validate", "--strict"])
