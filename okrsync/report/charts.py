@@ -12,6 +12,9 @@ the expected progress of every day: on a 30-day cycle, 50 % done at the end of d
 halfway across and halfway up, on the ideal line, and the ideal line reaches 100 % of the
 scope at the end of the last day.
 
+Coordinates are rounded to a tenth of a unit (a view box is some 600 units wide: invisible),
+which keeps the pages small and lets the templates print them as they are.
+
 Value axis: 0 to the largest value drawn (burn-up: the largest scope, so the current scope's
 100 % is the top unless scope shrank), `1 .. 10` for confidence, and baseline to target (widened
 to the values seen) for a metric.
@@ -60,7 +63,7 @@ class Line:
 
     @property
     def svg_points(self) -> str:
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+        return " ".join(f"{x},{y}" for x, y in self.points)
 
 
 @dataclass(frozen=True)
@@ -110,26 +113,35 @@ class Plot:
     end: date
     low: float
     high: float
+    _per_day: float = field(init=False, repr=False, compare=False)
+    _per_value: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Scale factors, computed once: a report plots some 100,000 points.
+        days = max(1, (self.end - self.start).days + 1)
+        span = self.high - self.low
+        object.__setattr__(self, "_per_day", (WIDTH - LEFT - RIGHT) / days)
+        object.__setattr__(self, "_per_value", (HEIGHT - BOTTOM - TOP) / span if span else 0.0)
 
     @property
     def days(self) -> int:
         return max(1, (self.end - self.start).days + 1)
 
     def x_at(self, share: float) -> float:
-        return LEFT + (WIDTH - LEFT - RIGHT) * min(1.0, max(0.0, share))
+        return round(LEFT + (WIDTH - LEFT - RIGHT) * min(1.0, max(0.0, share)), 1)
 
     def x_start_of(self, day: date) -> float:
         """The x of the first instant of `day` (the cycle's first day starts at the left edge)."""
-        return self.x_at((day - self.start).days / self.days)
+        return round(min(WIDTH - RIGHT, max(LEFT, LEFT + self._per_day * (day - self.start).days)), 1)
 
     def x(self, day: date) -> float:
         """The x of the end of `day`, where that day's value is plotted."""
-        return self.x_at(((day - self.start).days + 1) / self.days)
+        return round(min(WIDTH - RIGHT, max(LEFT, LEFT + self._per_day * ((day - self.start).days + 1))), 1)
 
     def y(self, value: float) -> float:
-        span = self.high - self.low
-        share = (value - self.low) / span if span else 0.0
-        return (HEIGHT - BOTTOM) - (HEIGHT - BOTTOM - TOP) * min(1.0, max(0.0, share))
+        return round(
+            min(HEIGHT - BOTTOM, max(TOP, (HEIGHT - BOTTOM) - self._per_value * (value - self.low))), 1
+        )
 
     def inside(self, day: date) -> bool:
         return self.start <= day <= self.end

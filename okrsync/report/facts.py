@@ -20,15 +20,16 @@ from sqlmodel import Session, col
 from okrsync import checkins as checkin_store
 from okrsync import history
 from okrsync.checkins import CheckinRecord
-from okrsync.history import Point
+from okrsync.history import Mark
 from okrsync.progress import MilestoneId, open_issues
 from okrsync.rollup import IssueFacts, Rollup
 from okrsync.store import Event
 
 __all__ = ["OPEN_ISSUES_SHOWN", "AlertLine", "ReportFacts", "load_facts"]
 
-OPEN_ISSUES_SHOWN = 25
-"""Open issues a KR page lists per milestone (the oldest first); the rest are counted."""
+OPEN_ISSUES_SHOWN = 10
+"""Open issues a KR page lists per milestone (the oldest first, as alerts list them); the rest
+are counted and linked to the milestone in the tracker, which has the full list."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class AlertLine:
 class ReportFacts:
     """The stored facts of some KRs, keyed the way the page builder looks them up."""
 
-    points: dict[tuple[str, str, str], list[Point]]  # (kind, source, key) -> leading point + window
+    milestones: dict[tuple[str, str], list[Mark]]  # (source, key) -> leading mark + the window's
+    values: dict[str, list[Mark]]  # metric KR id -> leading mark + the window's
     checkins: dict[str, list[CheckinRecord]]  # KR id -> check-ins since the window start, oldest first
     alerts: dict[str, list[AlertLine]]  # KR id -> alerts, oldest first
     open_issues: dict[MilestoneId, tuple[IssueFacts, ...]]  # the first OPEN_ISSUES_SHOWN of each
@@ -67,8 +69,12 @@ def load_facts(
     """
     krs = [rollup.key_results[k] for k in kr_ids]
     milestones = {(m.source, m.key) for kr in krs for m in kr.milestones if not m.missing}
-    keys = None if whole_org else {*kr_ids, *(key for _source, key in milestones)}
-    points = history.series_since(db, since=since, keys=keys)
+    metric = [k for k in kr_ids if rollup.key_results[k].value is not None]
+    milestone_marks = history.series_since(
+        db, kind=history.MILESTONE, since=since, keys=None if whole_org else {key for _s, key in milestones}
+    )
+    # Only a metric KR's own history is drawn (its value); a milestones KR's is its milestones'.
+    values = history.series_since(db, kind=history.KR, since=since, keys=metric) if metric else {}
 
     found_checkins: dict[str, list[CheckinRecord]]
     if whole_org:
@@ -90,4 +96,10 @@ def load_facts(
 
     stored = {(m.source, m.key) for kr in krs for m in kr.milestones if not m.missing and not m.implicit}
     issues = open_issues(db, stored, include_pull_requests=include_pull_requests, limit=OPEN_ISSUES_SHOWN)
-    return ReportFacts(points=points, checkins=found_checkins, alerts=dict(alerts), open_issues=issues)
+    return ReportFacts(
+        milestones=milestone_marks,
+        values={key: marks for (_source, key), marks in values.items()},
+        checkins=found_checkins,
+        alerts=dict(alerts),
+        open_issues=issues,
+    )

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from okrsync import history
 from okrsync.channels.text import TITLES
 from okrsync.checkins import CheckinRecord
 from okrsync.explain import reasons
-from okrsync.history import Point
+from okrsync.history import Mark
 from okrsync.okrs import Cycle, KeyResult, OkrSet
 from okrsync.report.charts import Chart, Count, burn_up, confidence_trend, forecast_path, metric_trend
 from okrsync.report.facts import OPEN_ISSUES_SHOWN, AlertLine, ReportFacts
@@ -127,7 +126,7 @@ def index_page(document: Mapping[str, Any], *, people: Mapping[str, Any], links:
 
 
 def kr_counts(
-    milestones: Iterable[MilestoneProgress], points: Mapping[tuple[str, str, str], list[Point]]
+    milestones: Iterable[MilestoneProgress], marks: Mapping[tuple[str, str], list[Mark]]
 ) -> list[Count]:
     """Sum the linked milestones' recorded done and total per day, then today's from the roll-up.
 
@@ -136,16 +135,21 @@ def kr_counts(
     point) collapse into one starting count.
     """
     found = [m for m in milestones if not m.missing]
-    changes: dict[date, list[tuple[int, Point]]] = {}
+    changes: dict[date, list[tuple[int, Mark]]] = {}
     for index, m in enumerate(found):
-        for point in points.get((history.MILESTONE, m.source, m.key), []):
+        for point in marks.get((m.source, m.key), []):
             changes.setdefault(point.day, []).append((index, point))
     current: dict[int, tuple[float, float]] = {}
+    done_sum = total_sum = 0.0  # running sums: a day's changes adjust them, not a re-sum
     counts: list[Count] = []
     for day in sorted(changes):
         for index, point in changes[day]:
-            current[index] = (float(point.done or 0), float(point.total or 0))
-        counts.append(Count(day, sum(d for d, _t in current.values()), sum(t for _d, t in current.values())))
+            done, total = float(point.done or 0), float(point.total or 0)
+            was_done, was_total = current.get(index, (0.0, 0.0))
+            done_sum += done - was_done
+            total_sum += total - was_total
+            current[index] = (done, total)
+        counts.append(Count(day, done_sum, total_sum))
     return counts
 
 
@@ -220,8 +224,7 @@ def _charts(
     charts: list[Chart] = []
     if definition.kind == "metric":
         if definition.target is not None:
-            points = facts.points.get((history.KR, "", definition.id), [])
-            values = [(p.day, p.value) for p in points if p.value is not None]
+            values = [(p.day, p.value) for p in facts.values.get(definition.id, []) if p.value is not None]
             values = [(d, v) for d, v in values if d < today]
             if kr.value is not None:
                 values.append((today, kr.value))
@@ -238,7 +241,7 @@ def _charts(
             )
     if definition.kind == "milestones" or kr.milestones:
         counts = _collapse_before(
-            _with_today(kr_counts(kr.milestones, facts.points), kr.milestones, today), cycle.start
+            _with_today(kr_counts(kr.milestones, facts.milestones), kr.milestones, today), cycle.start
         )
         found = [m for m in kr.milestones if not m.missing]
         path = forecast_path(

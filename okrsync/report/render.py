@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,19 @@ class Report:
     kr_ids: tuple[str, ...]
     definitions: dict[str, KeyResult]
 
+    @cached_property
+    def kr_docs(self) -> dict[str, dict[str, Any]]:
+        """Each KR's part of the status document, by id."""
+        return {kr["id"]: kr for o in self.document["objectives"] for kr in o["key_results"]}
+
     def index(self, links: Links) -> dict[str, Any]:
         return index_page(self.document, people=self.people, links=links)
 
     def kr(self, kr_id: str, links: Links) -> dict[str, Any]:
-        kr_doc = next(kr for o in self.document["objectives"] for kr in o["key_results"] if kr["id"] == kr_id)
         return kr_page(
             self.okrs,
             self.definitions[kr_id],
-            kr_doc,
+            self.kr_docs[kr_id],
             self.rollup.key_results[kr_id],
             self.facts,
             today=self.today,
@@ -135,7 +140,7 @@ def build(
             whole_org=only is None,
         )
         if kr_ids
-        else ReportFacts(points={}, checkins={}, alerts={}, open_issues={})
+        else ReportFacts(milestones={}, values={}, checkins={}, alerts={}, open_issues={})
     )
     return Report(okrs, document, rollup, today, dict(settings.people), facts, kr_ids, okrs.key_results)
 
