@@ -256,7 +256,11 @@ def series_since(
     connection = db.connection()
     for query in (
         select(*columns).where(col(ProgressPoint.id).in_(newest_before)),
-        select(*columns).where(col(ProgressPoint.day) >= since, *wanted).order_by(col(ProgressPoint.id)),
+        # A subject has at most one row per day (see `snapshot`), so its days order its rows, and
+        # (source, key, day) is the subject index's own order: no sort.
+        select(*columns)
+        .where(col(ProgressPoint.day) >= since, *wanted)
+        .order_by(col(ProgressPoint.source), col(ProgressPoint.key), col(ProgressPoint.day)),
     ):
         for source, key, day, value, done, total in connection.execute(query).all():
             found.setdefault((source, key), []).append(Mark(day, value, done, total))
