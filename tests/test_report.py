@@ -133,3 +133,19 @@ def test_rewriting_the_report_for_one_cycle_removes_pages_of_krs_no_longer_in_it
         (out / "kr" / "OLD-1.html").write_text("stale")
         invoke(project, "report", "--out", str(out), "--cycle", "2026-Q4", at=TODAY)
     assert sorted(p.name for p in (out / "kr").iterdir()) == ["ENG-1.1.html", "ENG-1.2.html"]
+
+
+def test_the_demo_ends_by_writing_its_report_and_printing_the_index_path(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--keep", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    index = (tmp_path / "report" / "index.html").resolve()
+    assert last == f"HTML report: {index}"
+    assert index.is_file()
+    assert {p.name for p in (tmp_path / "report" / "kr").iterdir()} == {
+        "CO-1.1.html",
+        "ENG-1.1.html",
+        "ENG-1.2.html",
+        "ENG-2.1.html",
+    }
