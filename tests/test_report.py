@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from okrsync.cli import app
+from okrsync.report.render import tracker_link
 from tests.report_support import BLOCKER, SCRIPT_TITLE, TODAY, TOKEN, invoke, synced_org
 
 MAX_PAGE_BYTES = 300 * 1024
@@ -149,3 +150,28 @@ def test_the_demo_ends_by_writing_its_report_and_printing_the_index_path(tmp_pat
         "ENG-1.2.html",
         "ENG-2.1.html",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://github.com/acme/web/issues/3", True),
+        ("http://jira.internal/browse/ONB-1", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        (None, False),
+    ],
+)
+def test_only_http_tracker_urls_become_links(url: str | None, kept: bool) -> None:
+    assert (tracker_link(url) == url and url is not None) is kept
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path: Path, database_url: str) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("mine")
+    with synced_org(tmp_path / "org", database_url) as project:
+        result = CliRunner().invoke(app, ["--config", str(project.config), "report", "--out", str(target)])
+    assert result.exit_code == 2
+    assert f"--out {target}: expected a folder, found a file" in result.output
+    assert target.read_text() == "mine"

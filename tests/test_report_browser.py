@@ -4,7 +4,8 @@ Both ways a person reads the report are opened: the files of `okrsync report` fr
 and the pages a running `okrsync run` serves. From index.html every KR page is reached by its
 link, and each page, at 1280 and at 390 CSS pixels wide, must log no console error, make no
 failed request and no request off the machine (file:, data: and the daemon on 127.0.0.1 only),
-show its burn-up as a non-empty SVG, and not scroll sideways. Screenshots go to
+show its burn-up as a non-empty SVG, and not scroll sideways, on screen nor printed on A4
+(each page is also printed to PDF). Screenshots go to
 `test-artifacts/report-browser/` (git-ignored) for a person to look at.
 
 The browser is Debian's (`apt-get install chromium chromium-driver`, done by `.ci/run`), so
@@ -14,6 +15,7 @@ from looking for others. Without them the tests fail saying how to install them.
 
 from __future__ import annotations
 
+import base64
 import json
 import tempfile
 from collections.abc import Iterator
@@ -134,10 +136,32 @@ def check_page(driver: webdriver.Chrome, url: str, *, name: str, daemon: str | N
         assert failed == [], f"failed requests on {url}: {failed}"
         remote = [u for u in requested if not _local(u, daemon=daemon)]
         assert remote == [], f"{url} asked for {remote}"
+        if label == "desktop":
+            check_print(driver, url, name=name)
         resources = driver.execute_script(
             "return performance.getEntriesByType('resource').map(function (r) { return r.name; })"
         )
         assert [r for r in resources if not _local(r, daemon=daemon)] == []
+
+
+def check_print(driver: webdriver.Chrome, url: str, *, name: str) -> None:
+    """Print the page to PDF (an artefact to look at) and check print layout fits an A4 width."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 794, "height": 1123, "deviceScaleFactor": 1, "mobile": False},  # A4 at 96 dpi
+    )
+    try:
+        scroll, client = driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll <= client, f"{url} printed is wider than A4: {scroll} > {client}"
+        pdf = driver.execute_cdp_cmd("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})
+        data = base64.b64decode(pdf["data"])
+        assert data.startswith(b"%PDF")
+        (ARTIFACTS / f"{name}.pdf").write_bytes(data)
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
 def check_charts(driver: webdriver.Chrome, kr_id: str) -> None:

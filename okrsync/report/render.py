@@ -59,6 +59,18 @@ _ENV.globals.update(csp=CONTENT_SECURITY_POLICY, status_words=STATUS_WORDS)
 _ENV.filters["pct"] = lambda value: f"{round(float(value) * 100)} %"
 
 
+def tracker_link(url: str | None) -> str | None:
+    """Keep a tracker URL as a link only when it is http(s).
+
+    Trackers hand out https URLs, but a `javascript:` or `data:` URL in a self-hosted tracker's
+    answer would be a click away from running; the CSP forbids it too, this makes it plain text.
+    """
+    return url if url is not None and url.lower().startswith(("https://", "http://")) else None
+
+
+_ENV.filters["link"] = tracker_link
+
+
 @dataclass(frozen=True)
 class Report:
     """What the report knows on one day: the status document, the roll-up and the facts."""
