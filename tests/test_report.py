@@ -100,6 +100,12 @@ def test_a_metric_kr_shows_its_value_over_time_against_baseline_and_target(repor
     assert "Value over the cycle: 2.75 s on 2026-11-23; baseline 4 s, target 1.5 s." in page
     for kind in ("l-baseline", "l-target", "l-ideal", "l-done"):
         assert f'class="{kind}"' in page
+    # Its values come from check-ins: 3.2 s on 12 Nov, 2.75 s on 16 Nov, held to today.
+    value = re.search(r'class="l-done" points="([^"]+)"', page)
+    assert value is not None
+    # 12 Nov, held to 15 Nov, 16 Nov, held to 22 Nov, today: y = 230 - 208 × (4 - v) / 2.5
+    heights = [float(pair.split(",")[1]) for pair in value.group(1).split()]
+    assert heights == [88.6, 88.6, 126.0, 126.0, 126.0]
     assert "value <strong>2.75 s</strong> (baseline 4.0, target 1.5)" in page
 
 

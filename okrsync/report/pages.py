@@ -155,6 +155,7 @@ def kr_counts(
 
 
 def _with_today(counts: list[Count], milestones: Sequence[MilestoneProgress], today: date) -> list[Count]:
+    """End the counts with today's, from the roll-up: the chart ends where the page's numbers are."""
     found = [m for m in milestones if not m.missing]
     now = Count(today, float(sum(m.done for m in found)), float(sum(m.total for m in found)))
     return [c for c in counts if c.day < today] + [now]
@@ -227,11 +228,15 @@ def _alert_rows(alerts: Sequence[AlertLine]) -> list[dict[str, Any]]:
 def _charts(
     definition: KeyResult, kr: KrProgress, cycle: Cycle, facts: ReportFacts, *, today: date
 ) -> list[Chart]:
+    """Draw a metric KR's value (when it has a target), the burn-up of its milestones, its confidence.
+
+    A milestones KR always gets a burn-up, empty as it may be: "nothing linked" is worth seeing;
+    a metric KR gets one only when milestones feed its status too.
+    """
     charts: list[Chart] = []
     if definition.kind == "metric":
         if definition.target is not None:
-            values = [(p.day, p.value) for p in facts.values.get(definition.id, []) if p.value is not None]
-            values = [(d, v) for d, v in values if d < today]
+            values = [(d, v) for d, v in _metric_values(definition, facts) if d < today]
             if kr.value is not None:
                 values.append((today, kr.value))
             charts.append(
@@ -273,14 +278,29 @@ def _charts(
     return charts
 
 
+def _metric_values(definition: KeyResult, facts: ReportFacts) -> list[tuple[date, float]]:
+    """Read a metric KR's past values where its value comes from (`checkins.metric_value`).
+
+    A KR with a `value_query` is measured by the tracker each cycle, and the history keeps what
+    each cycle measured; any other takes its value from check-ins, so their values (the last of
+    a day) are its series, also for days before the daemon first recorded it.
+    """
+    if definition.value_query:
+        marks = facts.values.get(definition.id, [])
+        return [(m.day, m.value) for m in marks if m.value is not None]
+    by_day = {c.day: c.value for c in facts.checkins.get(definition.id, []) if c.value is not None}
+    return sorted(by_day.items())
+
+
 def _values_from_start(values: list[tuple[date, float]], start: date) -> list[tuple[date, float]]:
+    """Keep the last value before the cycle (what it started from) and every value in it."""
     before = [v for v in values if v[0] < start]
     return before[-1:] + [v for v in values if v[0] >= start]
 
 
 def kr_page(
     okrs: OkrSet,
-    kr_definition: KeyResult,
+    definition: KeyResult,
     kr_doc: Mapping[str, Any],
     kr: KrProgress,
     facts: ReportFacts,
@@ -290,8 +310,11 @@ def kr_page(
     links: Links,
     generated_at: str,
 ) -> dict[str, Any]:
-    """Build one KR page: standing, why, charts, milestones with open work, check-ins, alerts."""
-    definition = kr_definition
+    """Build one KR page: standing, why, charts, milestones with open work, check-ins, alerts.
+
+    `kr_doc` is the KR's part of the status document, `kr` its roll-up: the page shows their
+    numbers as they are.
+    """
     objective = okrs.objectives[definition.objective_id]
     cycle = okrs.cycles[objective.cycle_id]
     return {

@@ -9,7 +9,6 @@ Content-Security-Policy that forbids every remote load even if some text slipped
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,8 +39,6 @@ __all__ = [
     "render_kr",
     "write_report",
 ]
-
-logger = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -107,6 +104,7 @@ class Report:
 
 
 def _sources(db: Session, settings: Any) -> list[SourceState]:
+    """List every configured source's state, as `status` does (one never polled has an empty one)."""
     states = {s.name: s for s in db.execute(select(SourceState)).scalars()}
     return [
         states.get(name) or SourceState(name=name, kind=s.kind, cursor={})
