@@ -59,7 +59,10 @@ class Pages(Protocol):
 
 
 def _html_message(title: str, text: str) -> bytes:
-    """A minimal page for a missing KR or an unreadable database (plain text, nothing loaded)."""
+    """A minimal page for a missing KR or an unreadable database (nothing loaded).
+
+    `title` and `text` are okrsync's own words, never a path or tracker text: nothing is escaped.
+    """
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8"><title>okrsync</title>'
         f'<p><a href="/">All OKRs</a></p><h1>{title}</h1><p>{text}</p></html>'
