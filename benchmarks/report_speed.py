@@ -167,8 +167,8 @@ def build(folder: Path, *, krs: int, milestones: int, issues: int, today: date) 
             "dedupe_key": f"{kind}:KR-{k}:{n}",
             "kr_id": f"KR-{k}",
             "owner": PEOPLE[k % 8],
-            "day": days[-1 - n * 10],
-            "detected_at": _at(days[-1 - n * 10]),
+            "day": days[max(0, len(days) - 1 - n * 10)],
+            "detected_at": _at(days[max(0, len(days) - 1 - n * 10)]),
             "backlog": False,
             "payload": {"text": f"Milestone {links[k][0]} slipped: an alert text of a typical length."},
         }
