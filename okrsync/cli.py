@@ -467,6 +467,25 @@ def score(
         out.print(scoring.to_table(sheet))
 
 
+@app.command()
+def report(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Option("--out", help="Folder to write index.html and kr/<KR-ID>.html to.")],
+    cycle: Annotated[str | None, typer.Option("--cycle", help="Only this cycle.")] = None,
+) -> None:
+    """Write a static HTML report with burn-up charts; print the path of its index.html."""
+    from okrsync.report import write_report
+
+    settings, okrs = load(ctx)
+    if cycle is not None and cycle not in okrs.cycles:
+        fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
+    if folder.exists() and not folder.is_dir():
+        fail(f"--out {folder}: expected a folder, found a file")
+    engine = open_db(settings)
+    index = write_report(settings, okrs, engine, folder, moment=now(), cycle=cycle)
+    out.print(str(index.resolve()), highlight=False, soft_wrap=True)
+
+
 alerts_app = typer.Typer(help="The alert outbox.", invoke_without_command=True)
 app.add_typer(alerts_app, name="alerts")
 

@@ -363,6 +363,7 @@ def _summary(report: CycleReport) -> str:
 
 def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int | None:
     """Run the daemon and its HTTP server until SIGTERM or SIGINT; return that signal once stopped."""
+    from okrsync.report import LivePages
     from okrsync.server import SourceHealthReader, StatusServer, health_probe
     from okrsync.store import make_engine, migrate_if_behind
 
@@ -388,6 +389,7 @@ def serve(settings: Any, okrs: OkrSet, *, clock: Callable[[], datetime]) -> int 
         live=daemon.heartbeat.probe,
         metrics=metrics,
         token=settings.server.token,
+        pages=LivePages(settings, okrs, engine, clock=clock),
     )
     previous = {sig: signal.signal(sig, daemon.request_shutdown) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()

@@ -16,9 +16,10 @@ changes when its done or total count changes at equal progress (1/2 → 2/4: sco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -29,10 +30,12 @@ from okrsync.store import ProgressPoint
 __all__ = [
     "KR",
     "MILESTONE",
+    "Mark",
     "Point",
     "last_changes",
     "progress_as_of",
     "series",
+    "series_since",
     "snapshot",
 ]
 
@@ -215,3 +218,53 @@ def series(
         select(ProgressPoint).where(*subject, col(ProgressPoint.day) >= since).order_by(col(ProgressPoint.id))
     ).scalars()
     return (_point(before) if before is not None else None), [_point(r) for r in rows]
+
+
+class Mark(NamedTuple):
+    """A subject's recorded value at the end of `day`: a `Point` without its instant, for charts."""
+
+    day: date
+    value: float | None
+    done: int | None
+    total: int | None
+
+
+def series_since(
+    db: Session, *, kind: str, since: date, keys: Collection[str] | None = None
+) -> dict[tuple[str, str], list[Mark]]:
+    """Return, per (source, key) of `kind`, its marks from `since` on, led by its last one before.
+
+    The batch form of `series`, for the report's charts: two queries for every subject of a kind
+    (or those whose key is in `keys`) instead of two per subject, read as plain rows (the ORM's
+    per-row work, and parsing each row's instant, would double the cost at 100,000 rows). The
+    leading mark says what a chart starts the window with; a subject never recorded is left out.
+    """
+    columns = (
+        col(ProgressPoint.source),
+        col(ProgressPoint.key),
+        col(ProgressPoint.day),
+        col(ProgressPoint.value),
+        col(ProgressPoint.done),
+        col(ProgressPoint.total),
+    )
+    wanted = [col(ProgressPoint.kind) == kind]
+    if keys is not None:
+        wanted.append(col(ProgressPoint.key).in_(list(keys)))
+    newest_before = (
+        select(func.max(col(ProgressPoint.id)))
+        .where(col(ProgressPoint.day) < since, *wanted)
+        .group_by(col(ProgressPoint.source), col(ProgressPoint.key))
+    )
+    found: dict[tuple[str, str], list[Mark]] = {}
+    connection = db.connection()
+    for query in (
+        select(*columns).where(col(ProgressPoint.id).in_(newest_before)),
+        # A subject has at most one row per day (see `snapshot`), so its days order its rows, and
+        # (source, key, day) is the subject index's own order: no sort.
+        select(*columns)
+        .where(col(ProgressPoint.day) >= since, *wanted)
+        .order_by(col(ProgressPoint.source), col(ProgressPoint.key), col(ProgressPoint.day)),
+    ):
+        for source, key, day, value, done, total in connection.execute(query).all():
+            found.setdefault((source, key), []).append(Mark(day, value, done, total))
+    return found

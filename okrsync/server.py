@@ -1,4 +1,5 @@
-"""The daemon's HTTP server: `/livez` and `/healthz` for orchestrators, `/metrics` for Prometheus.
+"""The daemon's HTTP server: `/livez` and `/healthz` for orchestrators, `/metrics` for
+Prometheus, `/` and `/kr/<KR-ID>` for people.
 
 A `ThreadingHTTPServer` on a thread of its own, so a slow scrape never delays a cycle and a
 long cycle never makes a health check time out. `/livez` says only whether the loop still
@@ -7,6 +8,9 @@ synced lately (the readiness probe and monitors: a tracker outage is not cured b
 Health is read from the database (`source_state`), not from the loop's memory, so a follower
 answers with the same truth as the leader and a restarted leader remembers the last success.
 `HEAD` answers every path as `GET` would, without the body (probes and uptime checkers use it).
+
+`/` and `/kr/<KR-ID>` serve the HTML report (`okrsync.report`), rendered from the database
+on each request, with a Content-Security-Policy that forbids every remote load.
 
 It binds to loopback unless `[server] listen` says otherwise (SPEC §9). With `server.token`
 set every path asks for `Authorization: Bearer <token>`, compared in constant time; the token
@@ -22,7 +26,8 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import unquote
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
@@ -30,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from okrsync.errors import OkrsyncError
 from okrsync.metrics import Metrics, SourceHealth
+from okrsync.report.render import CONTENT_SECURITY_POLICY
 from okrsync.store import SourceState, session
 
 logger = logging.getLogger(__name__)
@@ -37,9 +43,35 @@ logger = logging.getLogger(__name__)
 HEALTHY_WITHIN_INTERVALS = 3
 JSON_TYPE = "application/json"
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+# The report's pages need their inline CSS and nothing else: no script, font, frame or URL load.
+HTML_HEADERS = {
+    "Content-Security-Policy": f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 HealthProbe = Callable[[], tuple[int, dict[str, Any]]]
 PATHS = ("/livez", "/healthz", "/metrics")
+
+
+class Pages(Protocol):
+    """The report's pages as bytes (`okrsync.report.LivePages`); `kr` is None for an unknown KR."""
+
+    def index(self) -> bytes: ...
+
+    def kr(self, kr_id: str) -> bytes | None: ...
+
+
+def _html_message(title: str, text: str) -> bytes:
+    """A minimal page for a missing KR or an unreadable database (nothing loaded).
+
+    `title` and `text` are okrsync's own words, never a path or tracker text: nothing is escaped.
+    """
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>okrsync</title>'
+        f'<p><a href="/">All OKRs</a></p><h1>{title}</h1><p>{text}</p></html>'
+    ).encode()
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -154,11 +186,13 @@ class StatusServer:
         metrics: Metrics,
         live: HealthProbe = _always_live,
         token: SecretStr | None = None,
+        pages: Pages | None = None,
     ) -> None:
         self._host = host
         self._health = health
         self._live = live
         self._metrics = metrics
+        self._pages = pages
         self._token = token.get_secret_value().encode() if token is not None else None
         owner = self
 
@@ -183,7 +217,8 @@ class StatusServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="okrsync-http", daemon=True
         )
         self._thread.start()
-        logger.info("serving %s on %s", ", ".join(PATHS), self.url)
+        served = [*PATHS, *(["/", "/kr/<KR-ID>"] if self._pages is not None else [])]
+        logger.info("serving %s on %s", ", ".join(served), self.url)
         return self
 
     def stop(self) -> None:
@@ -209,7 +244,25 @@ class StatusServer:
             return status, JSON_TYPE, json.dumps(document).encode()
         if path == "/metrics":
             return 200, METRICS_TYPE, self._metrics.exposition()
-        return 404, JSON_TYPE, json.dumps({"error": "not found", "paths": list(PATHS)}).encode()
+        if self._pages is not None and (path == "/" or path.startswith("/kr/")):
+            return self._page(path)
+        paths = [*PATHS] + (["/", "/kr/<KR-ID>"] if self._pages is not None else [])
+        return 404, JSON_TYPE, json.dumps({"error": "not found", "paths": paths}).encode()
+
+    def _page(self, path: str) -> tuple[int, str, bytes]:
+        """Render `/` or `/kr/<KR-ID>`; a database not yet readable answers 503, not a traceback."""
+        assert self._pages is not None
+        try:
+            if path == "/":
+                return 200, HTML_TYPE, self._pages.index()
+            page = self._pages.kr(unquote(path[len("/kr/") :]))
+        except SQLAlchemyError as exc:
+            logger.warning("report: cannot read the database: %s", type(exc).__name__)
+            text = f"The database cannot be read yet ({type(exc).__name__}); the log says more."
+            return 503, HTML_TYPE, _html_message("Report unavailable", text)
+        if page is None:
+            return 404, HTML_TYPE, _html_message("No such key result", "The mappings define no such KR.")
+        return 200, HTML_TYPE, page
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -246,7 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug here must answer 500, not kill the server thread
             logger.exception("http: %s failed", path)
             status, content_type, payload = 500, JSON_TYPE, b'{"error": "internal error"}'
-        self._send(status, content_type, payload, body=body)
+        self._send(
+            status, content_type, payload, HTML_HEADERS if content_type == HTML_TYPE else None, body=body
+        )
 
     def _send(
         self,

@@ -1,6 +1,6 @@
 """The package the Dockerfile installs (`pip install .`) carries everything okrsync reads at run time.
 
-Migrations, the Alembic script template and the demo's mappings are data files, not modules:
+Migrations, the Alembic script template, the report's templates and the demo's mappings are data files, not modules:
 a wheel without them would import fine and fail at the first `okrsync sync`.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_wheel_carries_migrations_demo_mappings_and_both_connectors(tmp_path: Path) -> None:
+def test_the_wheel_carries_migrations_templates_demo_mappings_and_both_connectors(tmp_path: Path) -> None:
     built = subprocess.run(
         [
             sys.executable,
@@ -45,6 +45,8 @@ def test_the_wheel_carries_migrations_demo_mappings_and_both_connectors(tmp_path
             f"okrsync/sandbox/demo_mappings/{p.name}"
             for p in (ROOT / "okrsync/sandbox/demo_mappings").glob("*.toml")
         ),
+        *(f"okrsync/templates/{p.name}" for p in (ROOT / "okrsync/templates").glob("*.html")),
+        "okrsync/report/render.py",
         "connectors/github/poller.py",
         "connectors/jira/poller.py",
         "okrsync/channels/slack.py",

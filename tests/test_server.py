@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from okrsync.engine import CycleReport, SourceOutcome
 from okrsync.metrics import Metrics
+from okrsync.report import LivePages
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.http import Fault
 from okrsync.server import SourceHealthReader, StatusServer, health_probe, judge_sources
@@ -28,6 +29,10 @@ from tests.daemon_support import (
     wait_for,
     write_config,
 )
+from tests.helpers import Project
+from tests.report_support import TODAY as REPORT_DAY
+from tests.report_support import TOKEN as REPORT_TOKEN
+from tests.report_support import synced_org
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 INTERVAL = 300
@@ -289,3 +294,102 @@ def test_one_source_failing_for_three_cycles_turns_healthz_503_while_the_other_s
     finally:
         daemon.stop()
         sim.stop()
+
+
+# --- the report at / and /kr/<KR-ID> -------------------------------------------------------------
+
+
+def serve_report(project: Project, *, token: str | None = None) -> StatusServer:
+    metrics = Metrics()
+    reader = SourceHealthReader(
+        project.engine, ["github"], interval=INTERVAL, started_at=REPORT_DAY, clock=lambda: REPORT_DAY
+    )
+    server = StatusServer(
+        host="127.0.0.1",
+        port=0,
+        health=health_probe(reader, lambda: "leader"),
+        metrics=metrics,
+        token=SecretStr(token) if token else None,
+        pages=LivePages(project.settings, project.okrs, project.engine, clock=lambda: REPORT_DAY),
+    )
+    return server.start()
+
+
+@pytest.fixture
+def report_org(tmp_path: Path, database_url: str) -> Iterator[Project]:
+    with synced_org(tmp_path, database_url) as project:
+        yield project
+
+
+def test_the_report_is_served_at_root_and_per_kr_with_a_policy_forbidding_remote_loads(
+    report_org: Project,
+) -> None:
+    server = serve_report(report_org)
+    try:
+        status, headers, body = get(server.url + "/")
+        kr_status, kr_headers, kr_body = get(server.url + "/kr/ENG-1.1")
+    finally:
+        server.stop()
+
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy and "http" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    index = body.decode()
+    assert 'href="/kr/ENG-1.1"' in index and 'href="/kr/ENG-1.2"' in index
+    assert kr_status == 200 and kr_headers["Content-Security-Policy"] == policy
+    page = kr_body.decode()
+    assert 'href="/"' in page and 'class="l-done"' in page
+
+
+def test_served_pages_escape_tracker_text(report_org: Project) -> None:
+    server = serve_report(report_org)
+    try:
+        _, _, body = get(server.url + "/kr/ENG-1.1")
+    finally:
+        server.stop()
+
+    page = body.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page
+
+
+def test_an_unknown_kr_is_a_404_page_that_does_not_echo_the_path(report_org: Project) -> None:
+    server = serve_report(report_org)
+    try:
+        status, headers, body = get(server.url + "/kr/%3Cscript%3Ex")
+    finally:
+        server.stop()
+
+    assert status == 404 and headers["Content-Type"].startswith("text/html")
+    assert b"script" not in body and b"No such key result" in body
+
+
+def test_with_a_token_the_report_asks_for_it_and_never_shows_it(report_org: Project) -> None:
+    server = serve_report(report_org, token=SERVER_TOKEN)
+    try:
+        for path in ("/", "/kr/ENG-1.1"):
+            status, headers, body = get(server.url + path)
+            assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+            assert b"Ship onboarding" not in body
+            assert get(server.url + path, token="wrong")[0] == 401
+            status, _, body = get(server.url + path, token=SERVER_TOKEN)
+            assert status == 200 and b"Ship onboarding" in body
+            assert SERVER_TOKEN.encode() not in body and REPORT_TOKEN.encode() not in body
+    finally:
+        server.stop()
+
+
+def test_the_report_answers_503_on_a_database_not_yet_migrated(report_org: Project, tmp_path: Path) -> None:
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    pages = LivePages(report_org.settings, report_org.okrs, empty, clock=lambda: REPORT_DAY)
+    server = StatusServer(
+        host="127.0.0.1", port=0, health=lambda: (200, {}), metrics=Metrics(), pages=pages
+    ).start()
+    try:
+        status, headers, body = get(server.url + "/")
+    finally:
+        server.stop()
+    assert status == 503 and headers["Content-Type"].startswith("text/html")
+    assert b"cannot be read yet" in body

@@ -251,6 +251,22 @@ def show_dashboard(
         console.print(Text(dashboard.body or ""))
 
 
+def write_demo_report(
+    settings: Any, okrs: Any, engine: Any, *, workdir: Path | None, moment: datetime
+) -> Path:
+    """Write the demo org's HTML report where it outlives the demo; return its index.html.
+
+    Beside the kept files with `--keep`; else in a folder of its own under the system's temp
+    folder, which the demo does not remove (the rest of its files are).
+    """
+    from okrsync.report import write_report
+
+    folder = (
+        workdir / "report" if workdir is not None else Path(tempfile.mkdtemp(prefix="okrsync-demo-report-"))
+    )
+    return write_report(settings, okrs, engine, folder, moment=moment).resolve()
+
+
 def run_demo(
     console: Console, *, workdir: Path | None = None, clock: Callable[[], datetime] | None = None
 ) -> int:
@@ -312,7 +328,9 @@ def run_demo(
         report = run_cycle(settings, okrs, engine, now=sim_time[0], write_back=False)
         failed = failed or bool(report.failed) or bool(report.delivery.failed)
         show_alerts(console, engine, [e.id for e in report.events])
+        index = write_demo_report(settings, okrs, engine, workdir=workdir, moment=sim_time[0])
         console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))
+        console.print(Text.assemble("HTML report: ", (str(index), "bold")), soft_wrap=True)
         return 1 if failed else 0
     finally:
         sim.stop()
