@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install lock
+.PHONY: demo test lint install lock image
 
 # The same hashed lock as the image (requirements/image.lock is its subset without the dev tools),
 # so CI and the image resolve alike; okrsync itself goes on top without touching them. Runs again
@@ -37,3 +37,9 @@ UV_COMPILE := uv pip compile pyproject.toml --generate-hashes --python-version 3
 lock:
 	$(UV_COMPILE) --extra dev -o requirements/dev.lock
 	$(UV_COMPILE) --extra postgres --extra apprise -o requirements/image.lock
+
+# The image, labelled with the version in pyproject.toml and the commit it was built from.
+VERSION = $(shell $(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+REVISION = $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t okrsync:$(VERSION) .
