@@ -11,7 +11,7 @@ file's keys case-insensitively, `_` standing for `-`. A variable for a list take
 with an unknown section is an error, to catch typos.
 
 Every problem is reported at once, each with where its value came from: the file's line, the
-variable's name or the secret file's path (`_Load.where`), never with the value of a secret.
+variable's name or the secret file's path (`Loading.where`), never with the value of a secret.
 
 Secrets (`SecretStr` fields) may also be written as `x_env` (the name of a variable) or
 `x_file` (a file holding the secret; a relative path is resolved against the config file's
@@ -24,12 +24,10 @@ not depend on where it was started.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,13 +43,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from okrsync.errors import ConfigError, InputError, Problem
 from okrsync.extras import missing_extras
-from okrsync.pydantic_words import describe, flat_types
+from okrsync.settings_load import Loading, absolute, dotted
 from okrsync.settings_sources import ENV_PREFIX, EnvironmentSource, SecretsDirSource, TomlFileSource
-from okrsync.tomlpos import KeyPath, line_of, show_value, unknown_key_message
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_CONFIG = Path("config.toml")
@@ -348,7 +345,7 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _prepare(cls, data: Any) -> Any:
-        """Turn the merged values into what the models validate (see `_Load.prepare`)."""
+        """Turn the merged values into what the models validate (see `Loading.prepare`)."""
         load = _LOADING.get()
         return load.prepare(data) if load is not None and isinstance(data, dict) else data
 
@@ -387,19 +384,24 @@ def load_settings(
     variable, or the secret file), the dotted key and what was expected.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
+    folder = secrets_dir or Path(env.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
     try:
         file = TomlFileSource(Settings, path)
+        secrets = SecretsDirSource(Settings, folder, file_data=file.toml_data)
     except InputError as exc:
         raise ConfigError(exc.problems) from None
-    folder = secrets_dir or Path(env.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
+    except SettingsError as exc:  # the folder is a file, or holds more than secrets do
+        raise ConfigError([Problem(str(folder), None, "secrets folder", str(exc))]) from None
     base_dir = (path.parent if path is not None else Path.cwd()).absolute()
-    load = _Load(
+    load = Loading(
+        root=Settings,
         display=str(path) if path is not None else "<defaults>",
         file=file,
         env=EnvironmentSource(Settings, env, file_data=file.toml_data),
-        secrets=SecretsDirSource(Settings, folder, file_data=file.toml_data),
+        secrets=secrets,
         environ=env,
         base_dir=base_dir,
+        table_name_keys=_TABLE_NAME_KEY,
     )
     settings: Settings | None = None
     token = _LOADING.set(load)
@@ -413,14 +415,14 @@ def load_settings(
     if settings is not None:
         channels = {name: channel.type for name, channel in settings.alerts.channels.items()}
         for kpath, message in missing_extras(settings.okrsync.database_url, channels):
-            problems.append(Problem(*load.where(kpath), _dotted(kpath), message))
+            problems.append(Problem(*load.where(kpath), dotted(kpath), message))
     if problems or settings is None:
         raise ConfigError(sorted(problems, key=load.order))
 
     section = settings.okrsync
     resolved = section.model_copy(
         update={
-            "mappings": _absolute(section.mappings, base_dir),
+            "mappings": absolute(section.mappings, base_dir),
             "database_url": resolve_sqlite_url(section.database_url, base_dir=base_dir),
         }
     )
@@ -438,217 +440,7 @@ def resolve_sqlite_url(url: str, *, base_dir: Path) -> str:
     file_part, sep, query = rest.partition("?")
     if file_part in ("", ":memory:") or file_part.startswith(("/", "file:")):
         return url
-    return f"{scheme}:///{_absolute(Path(file_part), base_dir)}{sep}{query}"
-
-
-def _absolute(path: Path, base_dir: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
-# -- one load: the sources, where each value came from, the problems found -----------------
-
-
-@dataclass
-class _Load:
-    """The sources of one `load_settings` call, and what it learns while validating."""
-
-    display: str
-    file: TomlFileSource
-    env: EnvironmentSource
-    secrets: SecretsDirSource
-    environ: Mapping[str, str]
-    base_dir: Path
-    data: dict[str, Any] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, path: KeyPath, message: str) -> None:
-        """Record a problem at `path`, located at the variable, secret file or line that set it."""
-        self.problems.append(Problem(*self.where(path), _dotted(path), message))
-
-    def where(self, path: KeyPath) -> tuple[str, int | None]:
-        for n in range(len(path), 0, -1):
-            for source in (self.env, self.secrets):
-                origin = source.origins.get(path[:n])
-                if origin is not None:
-                    return origin, None
-        if self.file.text:
-            return self.display, line_of(self.file.text, path)
-        return self.display, None
-
-    def rank(self, path: KeyPath) -> int:
-        """Which source set `path`: 0 the environment, 1 the secrets folder, 2 the file."""
-        return 0 if path in self.env.origins else 1 if path in self.secrets.origins else 2
-
-    def order(self, problem: Problem) -> tuple[bool, bool, str, int]:
-        """The file's problems first, in line order, then secret files', then variables'."""
-        return (problem.file != self.display, problem.file.startswith("$"), problem.file, problem.line or 0)
-
-    def prepare(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Decode variables' text, resolve secret references, name the tables from their keys."""
-        self.data = data
-        self._decode_text()
-        for tpath, cls, table in list(_tables(data)):
-            hidden = _TABLE_NAME_KEY.get(cls)
-            if hidden is not None and hidden in table:
-                del table[hidden]
-                self.add(
-                    (*tpath, hidden),
-                    f"unknown key; the {hidden} comes from the table name [{_dotted(tpath)}]",
-                )
-            self._resolve_secrets(tpath, cls, table)
-            if hidden is not None:
-                table[hidden] = tpath[-1]
-        return data
-
-    def _decode_text(self) -> None:
-        """A list or table set by a variable or secret file is text: JSON, or commas for a list."""
-        for path in [*self.env.origins, *self.secrets.origins]:
-            located = _field_at(self.data, path)
-            try:
-                parent = _get(self.data, path[:-1])
-                raw = parent[path[-1]]
-            except (KeyError, TypeError):
-                continue
-            if located is None or located[2] or not isinstance(raw, str):
-                continue
-            kinds = flat_types(located[0].model_fields[located[1]].annotation)
-            if list in kinds and not raw.lstrip().startswith("["):
-                parent[path[-1]] = [item.strip() for item in raw.split(",") if item.strip()]
-            elif list in kinds or dict in kinds or any(_is_model(t) for t in kinds):
-                try:
-                    parent[path[-1]] = json.loads(raw)
-                except ValueError:
-                    del parent[path[-1]]
-                    self.add(path, "expected JSON (a list or an object)")
-
-    def _resolve_secrets(self, tpath: KeyPath, cls: type[BaseModel], table: dict[str, Any]) -> None:
-        """Replace `x_env` / `x_file` by the secret `x` they point at; never echo the secret.
-
-        Of two forms, the one from the higher source wins (OKRSYNC_SOURCES__GITHUB__TOKEN
-        overrides the file's token_file); two from the same source are an error.
-        """
-        for name in _secret_fields(cls):
-            forms = [k for k in (name, f"{name}_env", f"{name}_file") if k in table]
-            if len(forms) > 1:
-                best = min(self.rank((*tpath, k)) for k in forms)
-                winners = [k for k in forms if self.rank((*tpath, k)) == best]
-                for k in forms:
-                    if len(winners) > 1 or k != winners[0]:
-                        del table[k]
-                if len(winners) > 1:
-                    self.add((*tpath, forms[1]), f"expected only one of {name}, {name}_env or {name}_file")
-                    continue
-                forms = winners
-            if not forms or forms[0] == name:
-                continue
-            key = forms[0]
-            ref = table.pop(key)
-            kpath = (*tpath, key)
-            if key.endswith("_env"):
-                if not isinstance(ref, str) or not ref:
-                    self.add(kpath, "expected the name of an environment variable")
-                elif ref not in self.environ:
-                    self.add(kpath, f"environment variable {ref} is not set")
-                elif not self.environ[ref]:
-                    self.add(kpath, f"environment variable {ref} is empty")
-                else:
-                    table[name] = self.environ[ref]
-                continue
-            if not isinstance(ref, str) or not ref:
-                self.add(kpath, "expected the path of a file holding the secret")
-                continue
-            secret_path = _absolute(Path(ref), self.base_dir)
-            try:
-                value = secret_path.read_text(encoding="utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                self.add(kpath, f"expected a UTF-8 text file at {str(secret_path)!r}")
-            except OSError as exc:
-                self.add(kpath, f"cannot read {str(secret_path)!r}: {exc.strerror or type(exc).__name__}")
-            else:
-                if value:
-                    table[name] = value
-                else:
-                    self.add(kpath, f"the file {str(secret_path)!r} is empty")
-
-    def translate(self, err: Any) -> Problem:
-        """Turn one pydantic error into a Problem that says what was expected, in plain words."""
-        path = _clean_loc(self.data, err["loc"])
-        kind = err["type"]
-        if kind in ("union_tag_invalid", "union_tag_not_found"):
-            path = (*path, "kind")
-            expected = " or ".join(repr(k) for k in SOURCE_KINDS)
-            got = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
-            message = f"missing; expected {expected}"
-            if got is not None:
-                message = f"expected {expected}, got {show_value(got)}"
-            return Problem(*self.where(path), _dotted(path), message)
-        if kind == "value_error":
-            # Our validators already speak plainly; pydantic prefixes "Value error, ".
-            message = str(err.get("ctx", {}).get("error", err["msg"]))
-            return Problem(*self.where(path), _dotted(path), message)
-        if kind == "extra_forbidden":
-            table_cls = next((cls for tpath, cls, _ in _tables(self.data) if tpath == path[:-1]), Settings)
-            message = unknown_key_message(str(path[-1]), _known_keys(table_cls))
-            return Problem(*self.where(path), _dotted(path), message)
-        located = _field_at(self.data, path)
-        expected, secret = "a valid value", False
-        if located is not None:
-            cls, name, rest = located
-            info = cls.model_fields[name]
-            secret = SecretStr in flat_types(info.annotation)
-            expected = describe(info.annotation, info.metadata, depth=len(rest))
-        if kind == "missing":
-            message = f"missing; expected {expected}"
-        elif secret:
-            message = f"expected {expected}"
-        else:
-            message = f"expected {expected}, got {show_value(err.get('input'))}"
-        return Problem(*self.where(path), _dotted(path), message)
-
-
-_LOADING: ContextVar[_Load | None] = ContextVar("okrsync_settings_load", default=None)
-
-
-def _dotted(path: KeyPath) -> str:
-    """Format a key path the way users write it: `sources.github.repos[0]`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
-            out += f".{name}" if out else name
-    return out
-
-
-# -- the model tree, walked over the raw values ---------------------------------------------
-
-
-def _tables(data: dict[str, Any]) -> Iterator[tuple[KeyPath, type[BaseModel], dict[str, Any]]]:
-    """Yield every table of the raw values with the model that validates it."""
-    yield (), Settings, data
-    for key, cls in (("okrsync", OkrsyncSection), ("alerts", AlertsSection), ("server", ServerSection)):
-        if isinstance(data.get(key), dict):
-            yield (key,), cls, data[key]
-    for name, table in _subtables(data.get("sources")):
-        kind = table.get("kind")
-        kind_cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
-        if kind_cls is not None:
-            yield ("sources", name), kind_cls, table
-    for name, table in _subtables(data.get("people")):
-        yield ("people", name), Person, table
-    alerts = data.get("alerts")
-    if isinstance(alerts, dict):
-        for name, table in _subtables(alerts.get("channels")):
-            yield ("alerts", "channels", name), ChannelSettings, table
-
-
-def _subtables(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(value, dict):
-        for name, table in value.items():
-            if isinstance(table, dict):
-                yield name, table
+    return f"{scheme}:///{absolute(Path(file_part), base_dir)}{sep}{query}"
 
 
 # Keys okrsync fills from the table name; a user writing them has misunderstood the format.
@@ -659,46 +451,4 @@ _TABLE_NAME_KEY: dict[type[BaseModel], str] = {
     Person: "id",
 }
 
-
-def _secret_fields(cls: type[BaseModel]) -> list[str]:
-    return [name for name, info in cls.model_fields.items() if SecretStr in flat_types(info.annotation)]
-
-
-def _known_keys(cls: type[BaseModel]) -> list[str]:
-    """The keys a user may write in the table `cls` validates."""
-    hidden = _TABLE_NAME_KEY.get(cls)
-    keys = [name for name in cls.model_fields if name != hidden]
-    for name in _secret_fields(cls):
-        keys += [f"{name}_env", f"{name}_file"]
-    return keys
-
-
-def _is_model(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, BaseModel)
-
-
-def _get(data: dict[str, Any], path: KeyPath) -> Any:
-    node: Any = data
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _field_at(data: dict[str, Any], path: KeyPath) -> tuple[type[BaseModel], str, KeyPath] | None:
-    """Find the model field a key path lands in: (model, field, rest of path inside it)."""
-    best: tuple[type[BaseModel], str, KeyPath] | None = None
-    best_depth = -1
-    for tpath, cls, _ in _tables(data):
-        n = len(tpath)
-        if n > best_depth and len(path) > n and path[:n] == tpath and path[n] in cls.model_fields:
-            best, best_depth = (cls, str(path[n]), path[n + 1 :]), n
-    return best
-
-
-def _clean_loc(data: dict[str, Any], loc: tuple[str | int, ...]) -> KeyPath:
-    """Drop the discriminator tag pydantic puts in a loc: sources.gh.github.token -> sources.gh.token."""
-    if len(loc) >= 3 and loc[0] == "sources":
-        table = data.get("sources", {}).get(loc[1]) if isinstance(data.get("sources"), dict) else None
-        if isinstance(table, dict) and loc[2] == table.get("kind"):
-            return (*loc[:2], *loc[3:])
-    return tuple(loc)
+_LOADING: ContextVar[Loading | None] = ContextVar("okrsync_settings_load", default=None)

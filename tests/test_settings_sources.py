@@ -98,3 +98,14 @@ def test_problems_name_the_secret_file_the_variable_and_the_line(tmp_path: Path)
 
 def test_a_missing_secrets_folder_is_no_error(tmp_path: Path) -> None:
     assert load_settings(None, environ={}, secrets_dir=tmp_path / "none").okrsync.poll_interval == 300
+
+
+def test_a_secrets_folder_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "secrets").write_text("not a folder")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ={}, secrets_dir=tmp_path / "secrets")
+
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == (str(tmp_path / "secrets"), "secrets folder")
+    assert "directory" in problem.message
