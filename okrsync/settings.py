@@ -402,6 +402,7 @@ def load_settings(
         environ=env,
         base_dir=base_dir,
         table_name_keys=_TABLE_NAME_KEY,
+        overrides=overrides or {},
     )
     settings: Settings | None = None
     token = _LOADING.set(load)

@@ -48,6 +48,8 @@ class Loading:
     base_dir: Path
     table_name_keys: Mapping[type[BaseModel], str]
     """Keys okrsync fills from the table name; a user writing them misunderstood the format."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Values the caller gave, above every source (`load_settings(overrides=...)`)."""
     data: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     tagged: set[KeyPath] = field(default_factory=set)
@@ -61,6 +63,8 @@ class Loading:
         self.problems.append(Problem(*self.where(path), dotted(path), message))
 
     def where(self, path: KeyPath) -> tuple[str, int | None]:
+        if _has(self.overrides, path):
+            return "<overrides>", None
         for n in range(len(path), 0, -1):
             for source in (self.env, self.secrets):
                 origin = source.origins.get(path[:n])
@@ -71,7 +75,9 @@ class Loading:
         return self.display, None
 
     def rank(self, path: KeyPath) -> int:
-        """Which source set `path`: 0 the environment, 1 the secrets folder, 2 the file."""
+        """Which source set `path`: -1 the caller, 0 the environment, 1 the secrets folder, 2 the file."""
+        if _has(self.overrides, path):
+            return -1
         return 0 if path in self.env.origins else 1 if path in self.secrets.origins else 2
 
     def order(self, problem: Problem) -> tuple[bool, bool, str, int]:
@@ -325,3 +331,11 @@ def _get(data: dict[str, Any], path: KeyPath) -> Any:
     for part in path:
         node = node[part]
     return node
+
+
+def _has(data: Mapping[str, Any], path: KeyPath) -> bool:
+    try:
+        _get(dict(data), path)
+    except (KeyError, TypeError, IndexError):
+        return False
+    return True

@@ -109,3 +109,16 @@ def test_a_secrets_folder_that_is_a_file_is_a_config_error(tmp_path: Path) -> No
     (problem,) = caught.value.problems
     assert (problem.file, problem.field) == (str(tmp_path / "secrets"), "secrets folder")
     assert "directory" in problem.message
+
+
+def test_an_override_beats_a_secret_reference_in_the_file_and_its_problems_say_so(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[sources.github]\nkind = "github"\ntoken_file = "missing"\n')
+
+    settings = load_settings(config, environ={}, overrides={"sources": {"github": {"token": SECRET}}})
+    token = settings.sources["github"].token
+    assert token is not None and token.get_secret_value() == SECRET
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ={}, overrides={"okrsync": {"poll_interval": 0}})
+    assert [(p.file, p.field) for p in caught.value.problems] == [("<overrides>", "okrsync.poll_interval")]
