@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
@@ -256,6 +257,9 @@ class Loading:
             metadata = [*metadata, *extra]
         if _is_model(annotation):
             return annotation  # type: ignore[no-any-return]
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, types.UnionType) and len(options) == 1 and _is_model(options[0]):
+            return options[0]  # type: ignore[no-any-return]  # an optional table
         discriminator = next(
             (m.discriminator for m in metadata if isinstance(m, FieldInfo) and m.discriminator), None
         )
