@@ -14,12 +14,14 @@ WORKDIR /src
 # Dependencies come from the hashed lock (the one `make install` uses, plus the postgres and
 # apprise extras, without the dev tools) and go into their own layer before any source: editing
 # okrsync does not reinstall them, and pip refuses a file whose hash is not in the lock.
-COPY requirements/image.lock ./requirements/
-RUN pip install --no-cache-dir --require-hashes --prefix=/deps -r requirements/image.lock
+# The build tool (setuptools) comes from its own hashed lock and stays in this stage.
+COPY requirements/image.lock requirements/build.lock ./requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/build.lock \
+    && pip install --no-cache-dir --require-hashes --prefix=/deps -r requirements/image.lock
 COPY pyproject.toml README.md ./
 COPY okrsync ./okrsync
 COPY connectors ./connectors
-RUN pip install --no-cache-dir --no-deps --prefix=/app .
+RUN pip install --no-cache-dir --no-deps --no-build-isolation --prefix=/app .
 
 FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 ARG VERSION=unknown

@@ -37,6 +37,7 @@ UV_COMPILE := uv pip compile pyproject.toml --generate-hashes --python-version 3
 lock:
 	$(UV_COMPILE) --extra dev -o requirements/dev.lock
 	$(UV_COMPILE) --extra postgres --extra apprise -o requirements/image.lock
+	uv pip compile requirements/build.in --generate-hashes --python-version 3.11 --no-header --quiet -o requirements/build.lock
 
 # The image, labelled with the version in pyproject.toml and the commit it was built from.
 VERSION = $(shell $(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
