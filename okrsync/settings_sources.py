@@ -99,7 +99,8 @@ class _Located:
                         Problem(label, None, parts[0], unknown_key_message(parts[0], sections))
                     )
             elif any(not p for p in parts):
-                self.problems.append(Problem(label, None, lower, "expected parts separated by a double '__'"))
+                name = label.lstrip("$").rpartition("/")[2]  # as written, without the folder
+                self.problems.append(Problem(label, None, name, "expected parts separated by a double '__'"))
 
 
 class EnvironmentSource(_Located, EnvSettingsSource):
@@ -120,7 +121,7 @@ class EnvironmentSource(_Located, EnvSettingsSource):
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         self.labels = {name.lower(): f"${name}" for name in self.environ}
-        return {name.lower(): value for name, value in self.environ.items()}
+        return {name.lower(): value for name, value in self.environ.items() if not _malformed(name)}
 
     def __call__(self) -> dict[str, Any]:
         return self._place(super().__call__())
@@ -147,12 +148,19 @@ class SecretsDirSource(_Located, NestedSecretsSettingsSource):
         for folder in self.secrets_paths:
             if folder.is_dir():
                 for name, value in self.load_secrets(folder).items():
-                    found[name.lower()] = value
+                    if not _malformed(name):
+                        found[name.lower()] = value
                     self.labels[name.lower()] = str(folder / name)
         return found
 
     def __call__(self) -> dict[str, Any]:
         return self._place(super().__call__())
+
+
+def _malformed(name: str) -> bool:
+    """`OKRSYNC_SERVER____LISTEN`: a part is empty; reported by `_check_names`, never applied."""
+    lower = name.lower()
+    return lower.startswith(ENV_PREFIX.lower()) and "" in lower[len(ENV_PREFIX) :].split(DELIMITER)
 
 
 def _norm(key: str) -> str:

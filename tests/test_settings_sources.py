@@ -122,3 +122,12 @@ def test_an_override_beats_a_secret_reference_in_the_file_and_its_problems_say_s
     with pytest.raises(ConfigError) as caught:
         load_settings(None, environ={}, overrides={"okrsync": {"poll_interval": 0}})
     assert [(p.file, p.field) for p in caught.value.problems] == [("<overrides>", "okrsync.poll_interval")]
+
+
+def test_an_empty_part_in_a_variable_name_is_named_as_written(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ={"OKRSYNC_Server____Listen": "0.0.0.0:1"})
+
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("$OKRSYNC_Server____Listen", "OKRSYNC_Server____Listen")
+    assert "double '__'" in problem.message
