@@ -1,23 +1,21 @@
-"""Load config.toml and the OKRSYNC_* environment into typed, validated `Settings`.
+"""Typed, validated `Settings` from config.toml, the OKRSYNC_* environment and a secrets folder.
 
-Order (SPEC §3): the file first, then `OKRSYNC_*` variables, which win. A variable's name
-below the prefix is a key path split on `__`, merged into the file's tables, never replacing
-them: `OKRSYNC_SOURCES__GITHUB__TOKEN` sets `token` inside the file's `[sources.github]` and
-keeps its other keys. Path parts match existing keys case-insensitively, with `_` standing for
-`-` (`OKRSYNC_ALERTS__CHANNELS__TEAM_SLACK__URL` reaches `[alerts.channels.team-slack]`).
-A variable for a list takes JSON (`["a/b","c/d"]`) or comma-separated values. A variable with no
-`__` that names no section (`OKRSYNC_CONFIG`, `OKRSYNC_LOG_LEVEL`) is not a setting and is
-ignored; a nested one with an unknown section is an error, to catch typos.
+Order (SPEC §3), highest first: `OKRSYNC_*` variables, files of the secrets folder
+(/run/secrets, as Docker and Kubernetes mount them), config.toml, the defaults.
+pydantic-settings layers these sources (see `okrsync.settings_sources`); values merge deep, so
+`OKRSYNC_SOURCES__GITHUB__TOKEN` sets `token` inside the file's `[sources.github]` and keeps
+its other keys. A variable's name below the prefix is a key path split on `__`, matched to the
+file's keys case-insensitively, `_` standing for `-`. A variable for a list takes JSON
+(`["a/b","c/d"]`) or comma-separated values. Variables without `__` that name no section
+(`OKRSYNC_CONFIG`, `OKRSYNC_LOG_FORMAT`, `OKRSYNC_SECRETS_DIR`) are read elsewhere; a nested one
+with an unknown section is an error, to catch typos.
 
-Why not pydantic-settings' own sources: a message must say where a bad value came from, the
-file's line or the variable's name, and its sources merge values without remembering that.
-So `load_settings` builds the merged values itself, keeping each value's origin, and
-validates them with these pydantic(-settings) models; `Settings(**values)` reads nothing else.
+Every problem is reported at once, each with where its value came from: the file's line, the
+variable's name or the secret file's path (`Loading.where`), never with the value of a secret.
 
-Secrets (`SecretStr` fields) may be written as `x`, or as `x_env` (the name of a variable) or
-`x_file` (a file holding the secret, as Docker and Kubernetes mount them; a relative path is
-resolved against the config file's folder). Both are resolved here, at load, so the rest of
-okrsync only sees `x`. A secret's value never appears in a message or a repr.
+Secrets (`SecretStr` fields) may also be written as `x_env` (the name of a variable) or
+`x_file` (a file holding the secret; a relative path is resolved against the config file's
+folder). Both are resolved at load, so the rest of okrsync only sees `x`.
 
 Relative paths (the SQLite file in `database_url`, `mappings`, `x_file`) are resolved against
 the config file's folder, or the working directory when there is no file, so the daemon does
@@ -26,18 +24,14 @@ not depend on where it was started.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import types
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import annotated_types
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -49,14 +43,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from okrsync.errors import ConfigError, InputError, Problem
-from okrsync.tomlpos import KeyPath, line_of, load_toml, show_value, unknown_key_message
+from okrsync.extras import missing_extras
+from okrsync.settings_load import Loading, absolute, dotted
+from okrsync.settings_sources import ENV_PREFIX, EnvironmentSource, SecretsDirSource, TomlFileSource
 
-ENV_PREFIX = "OKRSYNC_"
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_CONFIG = Path("config.toml")
+SECRETS_DIR_ENV = "OKRSYNC_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _SQLITE_URL = re.compile(r"(sqlite(?:\+\w+)?):///(.*)", re.DOTALL)
@@ -345,10 +342,11 @@ class HttpSection(_Section):
 
 
 class Settings(BaseSettings):
-    """Everything in config.toml, after the environment and secret references are applied.
+    """Everything in config.toml, after the environment, secret files and references are applied.
 
-    Build it with `load_settings`, which validates everything and reports every problem with
-    its origin; `Settings(**values)` only validates the values it is given.
+    Build it with `load_settings`, which layers the sources, validates everything and reports
+    every problem with its origin; outside it, `Settings(**values)` only validates the values
+    it is given.
     """
 
     model_config = SettingsConfigDict(
@@ -356,6 +354,7 @@ class Settings(BaseSettings):
         frozen=True,
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        enable_decoding=False,
         use_attribute_docstrings=True,
     )
 
@@ -379,8 +378,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read only the given values: `load_settings` has merged file and environment already."""
-        return (init_settings,)
+        """Highest first: given values, OKRSYNC_* variables, the secrets folder, config.toml.
+
+        Only while `load_settings` runs: it chooses the file, the environment and the folder,
+        and must know each value's origin; elsewhere a Settings is a plain model of its values.
+        """
+        load = _LOADING.get()
+        if load is None:
+            return (init_settings,)
+        return (init_settings, load.env, load.secrets, load.file)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, data: Any) -> Any:
+        """Turn the merged values into what the models validate (see `Loading.prepare`)."""
+        load = _LOADING.get()
+        return load.prepare(data) if load is not None and isinstance(data, dict) else data
 
     @property
     def config_path(self) -> Path | None:
@@ -402,41 +415,61 @@ def find_config(cli_path: Path | None, *, environ: Mapping[str, str] | None = No
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
-def load_settings(path: Path | None, *, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read `path` (None: no file), apply OKRSYNC_* from `environ`, validate, resolve paths.
+def load_settings(
+    path: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read `path` (None: no file), the OKRSYNC_* variables of `environ` and the secrets folder,
+    layer them under `overrides`, validate, resolve paths.
 
+    The secrets folder is `secrets_dir`, else `$OKRSYNC_SECRETS_DIR`, else /run/secrets.
     Raises ConfigError with every problem found, each naming the file and line (or the
-    variable), the dotted key and what was expected.
+    variable, or the secret file), the dotted key and what was expected.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
-    text = ""
-    if path is not None:
-        try:
-            data, text = load_toml(path)
-        except InputError as exc:
-            raise ConfigError(exc.problems) from None
-    base_dir = (path.parent if path is not None else Path.cwd()).absolute()
-    ctx = _Context(display=str(path) if path is not None else "<defaults>", text=text, data=data)
-
-    _apply_environment(ctx, env)
-    for tpath, cls, table in list(_tables(data)):
-        _check_keys(ctx, tpath, cls, table)
-        _resolve_secrets(ctx, tpath, cls, table, env=env, base_dir=base_dir)
-    _name_tables(data)
-
-    settings: Settings | None = None
+    folder = secrets_dir or Path(env.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
     try:
-        settings = Settings.model_validate(data)
+        file = TomlFileSource(Settings, path)
+        secrets = SecretsDirSource(Settings, folder, file_data=file.toml_data)
+    except InputError as exc:
+        raise ConfigError(exc.problems) from None
+    except SettingsError as exc:  # the folder is a file, or holds more than secrets do
+        raise ConfigError([Problem(str(folder), None, "secrets folder", str(exc))]) from None
+    base_dir = (path.parent if path is not None else Path.cwd()).absolute()
+    load = Loading(
+        root=Settings,
+        display=str(path) if path is not None else "<defaults>",
+        file=file,
+        env=EnvironmentSource(Settings, env, file_data=file.toml_data),
+        secrets=secrets,
+        environ=env,
+        base_dir=base_dir,
+        table_name_keys=_TABLE_NAME_KEY,
+        overrides=overrides or {},
+    )
+    settings: Settings | None = None
+    token = _LOADING.set(load)
+    try:
+        settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
-        ctx.problems.extend(_translate(ctx, err) for err in exc.errors())
-    if ctx.problems or settings is None:
-        raise ConfigError(sorted(ctx.problems, key=_problem_order))
+        load.problems.extend(load.translate(err) for err in exc.errors())
+    finally:
+        _LOADING.reset(token)
+    problems = load.env.problems + load.secrets.problems + load.problems
+    if settings is not None:
+        channels = {name: channel.type for name, channel in settings.alerts.channels.items()}
+        for kpath, message in missing_extras(settings.okrsync.database_url, channels):
+            problems.append(Problem(*load.where(kpath), dotted(kpath), message))
+    if problems or settings is None:
+        raise ConfigError(sorted(problems, key=load.order))
 
     section = settings.okrsync
     resolved = section.model_copy(
         update={
-            "mappings": _absolute(section.mappings, base_dir),
+            "mappings": absolute(section.mappings, base_dir),
             "database_url": resolve_sqlite_url(section.database_url, base_dir=base_dir),
         }
     )
@@ -454,86 +487,7 @@ def resolve_sqlite_url(url: str, *, base_dir: Path) -> str:
     file_part, sep, query = rest.partition("?")
     if file_part in ("", ":memory:") or file_part.startswith(("/", "file:")):
         return url
-    return f"{scheme}:///{_absolute(Path(file_part), base_dir)}{sep}{query}"
-
-
-def _absolute(path: Path, base_dir: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
-# -- where a value came from ----------------------------------------------------------------
-
-
-@dataclass
-class _Context:
-    """The merged values, where each came from, and the problems found so far."""
-
-    display: str
-    text: str
-    data: dict[str, Any]
-    origins: dict[KeyPath, str] = field(default_factory=dict)  # key path -> OKRSYNC_* variable
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, path: KeyPath, message: str) -> None:
-        """Record a problem at `path`, located in the file or at the variable that set it."""
-        self.problems.append(Problem(*self.where(path), _dotted(path), message))
-
-    def where(self, path: KeyPath) -> tuple[str, int | None]:
-        for n in range(len(path), 0, -1):
-            var = self.origins.get(path[:n])
-            if var is not None:
-                return f"${var}", None
-        if self.text:
-            return self.display, line_of(self.text, path)
-        return self.display, None
-
-
-def _dotted(path: KeyPath) -> str:
-    """Format a key path the way users write it: `sources.github.repos[0]`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
-            out += f".{name}" if out else name
-    return out
-
-
-def _problem_order(problem: Problem) -> tuple[bool, str, int]:
-    return (problem.file.startswith("$"), problem.file, problem.line or 0)
-
-
-# -- the model tree, walked over the raw values ---------------------------------------------
-
-
-def _tables(data: dict[str, Any]) -> Iterator[tuple[KeyPath, type[BaseModel], dict[str, Any]]]:
-    """Yield every table of the raw values with the model that validates it."""
-    yield (), Settings, data
-    for key, cls in (("okrsync", OkrsyncSection), ("alerts", AlertsSection), ("server", ServerSection)):
-        if isinstance(data.get(key), dict):
-            yield (key,), cls, data[key]
-    for name, table in _subtables(data.get("sources")):
-        kind = table.get("kind")
-        kind_cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
-        if kind_cls is not None:
-            yield ("sources", name), kind_cls, table
-            if isinstance(table.get("writeback"), dict):
-                yield ("sources", name, "writeback"), WritebackSection, table["writeback"]
-    for name, table in _subtables(data.get("people")):
-        yield ("people", name), Person, table
-    alerts = data.get("alerts")
-    if isinstance(alerts, dict):
-        for name, table in _subtables(alerts.get("channels")):
-            yield ("alerts", "channels", name), ChannelSettings, table
-
-
-def _subtables(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(value, dict):
-        for name, table in value.items():
-            if isinstance(table, dict):
-                yield name, table
+    return f"{scheme}:///{absolute(Path(file_part), base_dir)}{sep}{query}"
 
 
 # Keys okrsync fills from the table name; a user writing them has misunderstood the format.
@@ -544,290 +498,4 @@ _TABLE_NAME_KEY: dict[type[BaseModel], str] = {
     Person: "id",
 }
 
-
-def _name_tables(data: dict[str, Any]) -> None:
-    """Give each source, channel and person its table name, as `name` / `id`."""
-    for tpath, cls, table in _tables(data):
-        key = _TABLE_NAME_KEY.get(cls)
-        if key is not None:
-            table[key] = tpath[-1]
-
-
-def _secret_fields(cls: type[BaseModel]) -> list[str]:
-    return [name for name, info in cls.model_fields.items() if SecretStr in _flat_types(info.annotation)]
-
-
-def _known_keys(cls: type[BaseModel]) -> list[str]:
-    """The keys a user may write in the table `cls` validates."""
-    hidden = _TABLE_NAME_KEY.get(cls)
-    keys = [name for name in cls.model_fields if name != hidden]
-    for name in _secret_fields(cls):
-        keys += [f"{name}_env", f"{name}_file"]
-    return keys
-
-
-def _check_keys(ctx: _Context, tpath: KeyPath, cls: type[BaseModel], table: dict[str, Any]) -> None:
-    """Report and drop unknown keys, suggesting the nearest known one."""
-    known = _known_keys(cls)
-    for key in list(table):
-        if key in known:
-            continue
-        del table[key]
-        if key == _TABLE_NAME_KEY.get(cls):
-            message = f"unknown key; the {key} comes from the table name [{_dotted(tpath)}]"
-        else:
-            message = unknown_key_message(key, known)
-        ctx.add((*tpath, key), message)
-
-
-def _resolve_secrets(
-    ctx: _Context,
-    tpath: KeyPath,
-    cls: type[BaseModel],
-    table: dict[str, Any],
-    *,
-    env: Mapping[str, str],
-    base_dir: Path,
-) -> None:
-    """Replace `x_env` / `x_file` by the secret `x` they point at; never echo the secret."""
-    for name in _secret_fields(cls):
-        forms = [k for k in (name, f"{name}_env", f"{name}_file") if k in table]
-        if len(forms) > 1:
-            # A variable beats the file: OKRSYNC_SOURCES__GITHUB__TOKEN overrides token_file.
-            from_env = [k for k in forms if (*tpath, k) in ctx.origins]
-            if len(from_env) == 1:
-                for k in forms:
-                    if k != from_env[0]:
-                        del table[k]
-                forms = from_env
-            else:
-                for k in forms:
-                    del table[k]
-                ctx.add((*tpath, forms[1]), f"expected only one of {name}, {name}_env or {name}_file")
-                continue
-        if not forms or forms[0] == name:
-            continue
-        key = forms[0]
-        ref = table.pop(key)
-        kpath = (*tpath, key)
-        if key.endswith("_env"):
-            if not isinstance(ref, str) or not ref:
-                ctx.add(kpath, "expected the name of an environment variable")
-            elif ref not in env:
-                ctx.add(kpath, f"environment variable {ref} is not set")
-            elif not env[ref]:
-                ctx.add(kpath, f"environment variable {ref} is empty")
-            else:
-                table[name] = env[ref]
-            continue
-        if not isinstance(ref, str) or not ref:
-            ctx.add(kpath, "expected the path of a file holding the secret")
-            continue
-        secret_path = _absolute(Path(ref), base_dir)
-        try:
-            value = secret_path.read_text(encoding="utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            ctx.add(kpath, f"expected a UTF-8 text file at {str(secret_path)!r}")
-        except OSError as exc:
-            ctx.add(kpath, f"cannot read {str(secret_path)!r}: {exc.strerror or type(exc).__name__}")
-        else:
-            if value:
-                table[name] = value
-            else:
-                ctx.add(kpath, f"the file {str(secret_path)!r} is empty")
-
-
-# -- the environment ------------------------------------------------------------------------
-
-
-def _norm(key: str) -> str:
-    return key.lower().replace("-", "_")
-
-
-def _apply_environment(ctx: _Context, env: Mapping[str, str]) -> None:
-    """Merge OKRSYNC_* variables into the file's values, deep, recording each one's origin."""
-    top_level = list(Settings.model_fields)
-    assigned: list[tuple[KeyPath, str]] = []
-    for var in sorted(env):
-        if not var.upper().startswith(ENV_PREFIX) or var.upper() == CONFIG_ENV:
-            continue
-        parts = var[len(ENV_PREFIX) :].split("__")
-        if parts[0].lower() not in top_level:
-            if len(parts) > 1:
-                top = parts[0].lower()
-                ctx.problems.append(Problem(f"${var}", None, top, unknown_key_message(top, top_level)))
-            continue  # OKRSYNC_LOG_LEVEL and the like belong to other parts of okrsync.
-        if any(not p for p in parts):
-            ctx.problems.append(Problem(f"${var}", None, var, "expected parts separated by a double '__'"))
-            continue
-        node = ctx.data
-        path: KeyPath = ()
-        for i, part in enumerate(parts):
-            key = next((k for k in node if _norm(k) == _norm(part)), part.lower())
-            path = (*path, key)
-            if i == len(parts) - 1:
-                node[key] = env[var]
-            else:
-                if not isinstance(node.get(key), dict):
-                    node[key] = {}
-                node = node[key]
-        ctx.origins[path] = var
-        assigned.append((path, var))
-    # Second pass, once every variable is in place (a source's kind may come from another
-    # variable): decode lists and tables from their text.
-    for path, var in assigned:
-        located = _field_at(ctx.data, path)
-        if located is None or len(located[2]) != 0:
-            continue
-        cls, name, _ = located
-        kinds = _flat_types(cls.model_fields[name].annotation)
-        try:
-            parent = _get(ctx.data, path[:-1])
-            raw = parent[path[-1]]
-        except (KeyError, TypeError):
-            continue
-        if not isinstance(raw, str):
-            continue  # a later, deeper variable turned it into a table
-        if list in kinds and not raw.lstrip().startswith("["):
-            parent[path[-1]] = [item.strip() for item in raw.split(",") if item.strip()]
-        elif (
-            list in kinds
-            or dict in kinds
-            or any(isinstance(t, type) and issubclass(t, BaseModel) for t in kinds)
-        ):
-            try:
-                parent[path[-1]] = json.loads(raw)
-            except ValueError:
-                del parent[path[-1]]
-                ctx.problems.append(
-                    Problem(f"${var}", None, _dotted(path), "expected JSON (a list or an object)")
-                )
-
-
-def _get(data: dict[str, Any], path: KeyPath) -> Any:
-    node: Any = data
-    for part in path:
-        node = node[part]
-    return node
-
-
-# -- pydantic's errors, in plain words ------------------------------------------------------
-
-
-def _flat_types(annotation: Any) -> list[Any]:
-    """Flatten Optional/Union/Annotated into the plain types (list[str] gives `list`)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _flat_types(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        return [t for arg in get_args(annotation) for t in _flat_types(arg)]
-    if origin is not None:
-        return [origin]
-    return [annotation]
-
-
-def _field_at(data: dict[str, Any], path: KeyPath) -> tuple[type[BaseModel], str, KeyPath] | None:
-    """Find the model field a key path lands in: (model, field, rest of path inside it)."""
-    best: tuple[type[BaseModel], str, KeyPath] | None = None
-    best_depth = -1
-    for tpath, cls, _ in _tables(data):
-        n = len(tpath)
-        if n > best_depth and len(path) > n and path[:n] == tpath and path[n] in cls.model_fields:
-            best, best_depth = (cls, str(path[n]), path[n + 1 :]), n
-    return best
-
-
-def _clean_loc(data: dict[str, Any], loc: tuple[str | int, ...]) -> KeyPath:
-    """Drop the discriminator tag pydantic puts in a loc: sources.gh.github.token -> sources.gh.token."""
-    if len(loc) >= 3 and loc[0] == "sources":
-        table = data.get("sources", {}).get(loc[1]) if isinstance(data.get("sources"), dict) else None
-        if isinstance(table, dict) and loc[2] == table.get("kind"):
-            return (*loc[:2], *loc[3:])
-    return tuple(loc)
-
-
-def _translate(ctx: _Context, err: Any) -> Problem:
-    """Turn one pydantic error into a Problem that says what was expected, in plain words."""
-    path = _clean_loc(ctx.data, err["loc"])
-    kind = err["type"]
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        path = (*path, "kind")
-        expected = " or ".join(repr(k) for k in SOURCE_KINDS)
-        got = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
-        message = f"missing; expected {expected}"
-        if got is not None:
-            message = f"expected {expected}, got {show_value(got)}"
-        return Problem(*ctx.where(path), _dotted(path), message)
-    if kind == "value_error":
-        # Our validators already speak plainly; pydantic prefixes "Value error, ".
-        message = str(err.get("ctx", {}).get("error", err["msg"]))
-        return Problem(*ctx.where(path), _dotted(path), message)
-    located = _field_at(ctx.data, path)
-    expected, secret = "a valid value", False
-    if located is not None:
-        cls, name, rest = located
-        info = cls.model_fields[name]
-        secret = SecretStr in _flat_types(info.annotation)
-        expected = _describe(info.annotation, info.metadata, depth=len(rest))
-    if kind == "missing":
-        message = f"missing; expected {expected}"
-    elif secret:
-        message = f"expected {expected}"
-    else:
-        message = f"expected {expected}, got {show_value(err.get('input'))}"
-    return Problem(*ctx.where(path), _dotted(path), message)
-
-
-def _describe(annotation: Any, metadata: list[Any], *, depth: int = 0) -> str:
-    """Say what a field takes: 'an integer ≥ 1', 'a list of strings', 'one of 'a', 'b''."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        args = get_args(annotation)
-        return _describe(args[0], [*metadata, *args[1:]], depth=depth)
-    if origin in (Union, types.UnionType):
-        options = [a for a in get_args(annotation) if a is not type(None)]
-        if len(options) == 1:
-            return _describe(options[0], metadata, depth=depth)
-        return " or ".join(_describe(a, [], depth=depth) for a in options)
-    if origin is list:
-        item = _describe(get_args(annotation)[0], [])
-        return item if depth else f"a list of {_plural(item)}"
-    if origin is dict:
-        return _describe(get_args(annotation)[1], []) if depth else "a table"
-    if origin is Literal:
-        return "one of " + ", ".join(repr(v) for v in get_args(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "a table"
-    base = {
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        str: "a string",
-        SecretStr: "a string",
-        Path: "a path",
-        date: "a date such as 2026-10-01",
-    }.get(annotation, "a valid value")
-    low = high = None
-    for m in metadata:
-        if isinstance(m, annotated_types.Ge):
-            low = f"≥ {m.ge}"
-        elif isinstance(m, annotated_types.Gt):
-            low = f"> {m.gt}"
-        elif isinstance(m, annotated_types.Le):
-            high = f"≤ {m.le}"
-        elif isinstance(m, annotated_types.Lt):
-            high = f"< {m.lt}"
-        elif isinstance(m, annotated_types.MinLen) and m.min_length == 1 and base == "a string":
-            base = "a non-empty string"
-    if low and high and low.startswith("≥") and high.startswith("≤"):
-        return f"{base} from {low[2:]} to {high[2:]}"
-    return " ".join(part for part in (base, low, high) if part)
-
-
-def _plural(item: str) -> str:
-    for article in ("an ", "a "):
-        if item.startswith(article):
-            noun = item.removeprefix(article)
-            head, _, tail = noun.partition(" ")
-            return f"{head}s {tail}".strip()
-    return item
+_LOADING: ContextVar[Loading | None] = ContextVar("okrsync_settings_load", default=None)
