@@ -119,6 +119,8 @@ class WritebackSection(_Section):
     """Write dashboards and milestone/epic status into this source; off unless asked for."""
     issue_type: str = Field(default="Task", min_length=1)
     """Jira: the issue type of each project's dashboard issue."""
+    min_interval: float | None = Field(default=None, ge=0)
+    """Seconds between two content writes; unset: GitHub 1 (its guidance for integrations), Jira 0."""
 
 
 class SourceBase(_Section):

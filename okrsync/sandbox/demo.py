@@ -188,6 +188,7 @@ repos = ["acme/web", "acme/api"]
 
 [sources.github.writeback]
 enabled = true
+min_interval = 0  # the simulated GitHub is ours: no need to pace writes at one a second
 
 [sources.jira]
 kind = "jira"

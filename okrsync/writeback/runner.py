@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 MIN_WRITE_INTERVAL = {"github": 1.0, "jira": 0.0}
 
 
+def _write_interval(source: Any) -> float:
+    """The configured pause between content writes, else the tracker's own guidance."""
+    configured = source.writeback.min_interval
+    return MIN_WRITE_INTERVAL.get(source.kind, 1.0) if configured is None else float(configured)
+
+
 class Writer(Protocol):
     def apply(self, target: Target, stored: WritebackTarget | None) -> Result: ...
 
@@ -148,7 +154,7 @@ def run_writeback(
         outcome = SourceWriteback(name)
         report.sources.append(outcome)
         pacer = Pacer(
-            MIN_WRITE_INTERVAL.get(source.kind, 1.0),
+            _write_interval(source),
             max_wait=source.max_rate_limit_wait,
             monotonic=monotonic,
             sleep=sleep,
