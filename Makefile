@@ -25,7 +25,7 @@ test: install
 	$(BIN)/ruff check okrsync connectors tests benchmarks
 	$(BIN)/ruff format --check --quiet okrsync connectors tests benchmarks
 	$(BIN)/mypy --strict okrsync connectors
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/ruff check okrsync connectors tests benchmarks
