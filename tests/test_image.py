@@ -141,7 +141,7 @@ def test_the_image_carries_oci_labels_with_the_package_version() -> None:
     }
     assert labels["org.opencontainers.image.version"] == "${VERSION}"
     assert ("ARG", "VERSION=unknown") in final
-    assert labels["org.opencontainers.image.licenses"] == PROJECT["license"]["text"]
+    assert labels["org.opencontainers.image.licenses"] == PROJECT["license"]
     assert base.endswith(labels["org.opencontainers.image.base.digest"])
     build = subprocess.run(["make", "-n", "image"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert build.returncode == 0, build.stderr
