@@ -21,15 +21,26 @@ def test_the_report_benchmark_builds_the_org_writes_every_page_and_reports_its_f
     command = [
         sys.executable,
         str(ROOT / "benchmarks" / "report_speed.py"),
-        *("--krs", "3", "--milestones", "6", "--issues", "4", "--weeks", "2", "--rounds", "2"),
+        *(
+            "--krs",
+            "41",
+            "--milestones",
+            "82",
+            "--issues",
+            "2",
+            "--weeks",
+            "2",
+            "--rounds",
+            "2",
+        ),  # 41: forked
         *("--workdir", str(tmp_path), "--json", str(figures_file)),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
 
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(figures_file.read_text())
-    assert figures["org"] == {"krs": 3, "milestones": 6, "issues": 24, "weeks": 2}
-    assert figures["pages"] == 4  # index.html and one page per KR
+    assert figures["org"] == {"krs": 41, "milestones": 82, "issues": 164, "weeks": 2}
+    assert figures["pages"] == 42  # index.html and one page per KR, half of them by a forked child
     assert 0 < figures["largest_page_bytes"] <= figures["total_bytes"]
     for name in ("write_report_wall", "write_report_cpu", "process_wall"):
         spread = figures[name]
