@@ -201,3 +201,19 @@ def test_kr_fed_by_a_source_never_synced_shows_unknown_with_no_number(
     page = (out / "kr/ENG-1.1.html").read_text()
     assert "not synced yet" in unescape(page)
     assert "score <strong>—</strong>" in page
+
+
+def test_pages_made_by_a_forked_child_are_the_pages_made_in_one_process(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big report reads and renders half its KRs in a forked child (its own connection): same bytes."""
+    from okrsync.report import render
+
+    with synced_org(tmp_path / "org", database_url) as project:
+        invoke(project, "report", "--out", str(tmp_path / "one"), at=TODAY)
+        monkeypatch.setattr(render, "FORK_FROM", 2)  # this org has 2 KRs: one page each side
+        invoke(project, "report", "--out", str(tmp_path / "forked"), at=TODAY)
+
+    one, forked = pages(tmp_path / "one"), pages(tmp_path / "forked")
+    assert sorted(forked) == ["index.html", "kr/ENG-1.1.html", "kr/ENG-1.2.html"]
+    assert forked == one

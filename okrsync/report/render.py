@@ -10,7 +10,7 @@ Content-Security-Policy that forbids every remote load even if some text slipped
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -72,8 +72,9 @@ _ENV.filters["link"] = tracker_link
 
 
 FORK_FROM = 40
-"""KR pages from which half are rendered in a forked child: below it, starting one costs more
-than rendering the pages (about 3 ms each) saves."""
+"""KRs from which half of the KR pages (their facts read and rendered) are made by a forked
+child: below it, starting one costs more than it saves."""
+NO_FACTS = ReportFacts(milestones={}, values={}, checkins={}, alerts={}, open_issues={})
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Report:
     facts: ReportFacts
     kr_ids: tuple[str, ...]
     definitions: dict[str, KeyResult]
+    since: date  # the first day the facts are read from (the earliest cycle start in the report)
 
     @cached_property
     def kr_docs(self) -> dict[str, dict[str, Any]]:
@@ -128,8 +130,12 @@ def build(
     moment: datetime,
     cycle: str | None = None,
     only: Collection[str] | None = None,
+    read_facts: bool = True,
 ) -> Report:
-    """Roll up from the store and read the facts of the report's KRs (all, or `only`)."""
+    """Roll up from the store and read the facts of the report's KRs (all, or `only`).
+
+    Without `read_facts` the facts are left empty, for `with_facts` to read a share of them.
+    """
     today = local_day(moment, settings.okrsync.tz)
     rollup, gathered = compute(db, okrs, settings, today=today)
     latest = {kr_id: checkins.checkin_json(c) for kr_id, c in checkins.latest(db).items()}
@@ -157,10 +163,25 @@ def build(
             include_pull_requests=include_pull_requests(settings),
             whole_org=only is None,
         )
-        if kr_ids
-        else ReportFacts(milestones={}, values={}, checkins={}, alerts={}, open_issues={})
+        if kr_ids and read_facts
+        else NO_FACTS
     )
-    return Report(okrs, document, rollup, today, dict(settings.people), facts, kr_ids, okrs.key_results)
+    return Report(
+        okrs, document, rollup, today, dict(settings.people), facts, kr_ids, okrs.key_results, since
+    )
+
+
+def with_facts(report: Report, db: Session, settings: Any, kr_ids: list[str]) -> Report:
+    """The report with the facts of `kr_ids` read: a forked child reads its own share."""
+    facts = load_facts(
+        db,
+        report.rollup,
+        kr_ids=kr_ids,
+        since=report.since,
+        include_pull_requests=include_pull_requests(settings),
+        whole_org=len(kr_ids) == len(report.kr_ids),
+    )
+    return replace(report, facts=facts)
 
 
 def render_index(page: dict[str, Any]) -> str:
@@ -180,16 +201,24 @@ def write_report(
     from the mappings, or outside `--cycle`) are deleted, so no link-less stale page lingers.
     """
     with session(engine) as db:
-        report = build(db, okrs, settings, moment=moment, cycle=cycle)
+        report = build(db, okrs, settings, moment=moment, cycle=cycle, read_facts=False)
     pages = out / "kr"
     pages.mkdir(parents=True, exist_ok=True)
     ids = list(report.kr_ids)
-    if len(ids) >= FORK_FROM:  # half the pages in a forked child (okrsync.report.forked)
-        helper = start_forked(lambda: _write_kr_pages(report, pages, ids[1::2]))
-        _write_kr_pages(report, pages, ids[0::2])
+
+    def share(kr_ids: list[str], *, forked: bool = False) -> None:
+        if forked:
+            engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+        with session(engine) as db:
+            part = with_facts(report, db, settings, kr_ids)
+        _write_kr_pages(part, pages, kr_ids)
+
+    if len(ids) >= FORK_FROM:  # half the KRs read and rendered in a forked child
+        helper = start_forked(lambda: share(ids[1::2], forked=True))
+        share(ids[0::2])
         helper.wait("writing the report's KR pages")
-    else:
-        _write_kr_pages(report, pages, ids)
+    elif ids:
+        share(ids)
     written = {f"{kr_id}.html" for kr_id in ids}
     for stale in pages.glob("*.html"):
         if stale.name not in written:
