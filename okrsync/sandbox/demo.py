@@ -13,7 +13,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,36 @@ def write_demo_report(
     return write_report(settings, okrs, engine, folder, moment=moment).resolve()
 
 
+@contextmanager
+def demo_workspace(
+    workdir: Path | None, moment: datetime
+) -> Iterator[tuple[Path, GitHubSim, JiraSim, list[datetime]]]:
+    """The demo's folder (`workdir`, or a temporary one removed at the end) and its simulators.
+
+    Both simulators are seeded at `moment` on a clock the caller moves by hand (the yielded
+    one-item list), not started; they are stopped at the end whatever happened.
+    """
+    temp = None
+    if workdir is None:
+        temp = tempfile.TemporaryDirectory(prefix="okrsync-demo-")
+        folder = Path(temp.name)
+    else:
+        folder = workdir
+        folder.mkdir(parents=True, exist_ok=True)
+    sim_time = [moment]
+    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: sim_time[0])
+    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: sim_time[0])
+    try:
+        seed(sim, now=moment)
+        seed_jira(jira, sim_time, now=moment)
+        yield folder, sim, jira, sim_time
+    finally:
+        sim.stop()
+        jira.stop()
+        if temp is not None:
+            temp.cleanup()
+
+
 def run_demo(
     console: Console, *, workdir: Path | None = None, clock: Callable[[], datetime] | None = None
 ) -> int:
@@ -281,19 +312,7 @@ def run_demo(
 
     started = time.monotonic()
     moment = (clock or demo_now)()
-    temp = None
-    if workdir is None:
-        temp = tempfile.TemporaryDirectory(prefix="okrsync-demo-")
-        folder = Path(temp.name)
-    else:
-        folder = workdir
-        folder.mkdir(parents=True, exist_ok=True)
-    sim_time = [moment]  # the simulators' clock, moved by hand below
-    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: sim_time[0])
-    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: sim_time[0])
-    try:
-        seed(sim, now=moment)
-        seed_jira(jira, sim_time, now=moment)
+    with demo_workspace(workdir, moment) as (folder, sim, jira, sim_time):
         sim.start()
         jira.start()
         config = write_config(folder, github_url=sim.url, jira_url=jira.url)
@@ -333,8 +352,3 @@ def run_demo(
         console.print(Text(f"done in {time.monotonic() - started:.1f} s", style="dim"))
         console.print(Text.assemble("HTML report: ", (str(index), "bold")), soft_wrap=True)
         return 1 if failed else 0
-    finally:
-        sim.stop()
-        jira.stop()
-        if temp is not None:
-            temp.cleanup()

@@ -15,7 +15,6 @@ same on any date and time still passes.
 from __future__ import annotations
 
 import shlex
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from okrsync.sandbox.demo import DEMO_TOKEN, JIRA_EMAIL, demo_now, seed, seed_jira, write_config
+from okrsync.sandbox.demo import DEMO_TOKEN, demo_now, demo_workspace, write_config
 from okrsync.sandbox.github import GitHubSim
 from okrsync.sandbox.jira import JiraSim
 
@@ -67,24 +66,11 @@ def serve_demo(console: Console, *, workdir: Path | None, listen: str) -> int | 
     from okrsync.settings import load_settings
 
     clock = moving_clock(demo_now())
-    moment = clock()
-    temp = None
-    if workdir is None:
-        temp = tempfile.TemporaryDirectory(prefix="okrsync-demo-")
-        folder = Path(temp.name)
-    else:
-        folder = workdir
-        folder.mkdir(parents=True, exist_ok=True)
+    with demo_workspace(workdir, clock()) as (folder, sim, jira, _seeded_at):
         # The simulators are seeded afresh each time: a database kept from an earlier run holds
         # cursors past what they now hold, and would miss it.
         (folder / "okrsync.db").unlink(missing_ok=True)
-    sim_time = [moment]  # seeding dates the history by hand; then the simulators follow the clock
-    sim = GitHubSim(tokens={DEMO_TOKEN: "okrsync-demo"}, clock=lambda: sim_time[0])
-    jira = JiraSim("cloud", users={f"{JIRA_EMAIL}:{DEMO_TOKEN}": "okrsync-demo"}, clock=lambda: sim_time[0])
-    try:
-        seed(sim, now=moment)
-        seed_jira(jira, sim_time, now=moment)
-        sim.clock = jira.clock = clock
+        sim.clock = jira.clock = clock  # seeded on a hand-moved clock; from now on, real time
         sim.start()
         jira.start()
         config = write_config(
@@ -98,11 +84,6 @@ def serve_demo(console: Console, *, workdir: Path | None, listen: str) -> int | 
         okrs = load_okrs(settings.okrsync.mappings, settings=settings)
         _print_guide(console, sim=sim, jira=jira, config=config, settings=settings)
         return serve(settings, okrs, clock=clock)
-    finally:
-        sim.stop()
-        jira.stop()
-        if temp is not None:
-            temp.cleanup()
 
 
 def _print_guide(console: Console, *, sim: GitHubSim, jira: JiraSim, config: Path, settings: Any) -> None:
