@@ -46,6 +46,7 @@ from okrsync.engine import (
     measure_metrics,
     poll_source,
     write_back_fetched,
+    writes_back,
 )
 from okrsync.leader import Elector, make_elector
 from okrsync.liveness import Heartbeat, longest_step
@@ -263,7 +264,7 @@ class Daemon:
         report.delivery = deliver_alerts(
             self.settings, self.engine, now=cycle.moment, on_attempt=self.heartbeat.beat
         )
-        if any(o.ok and self.settings.sources[o.name].writeback.enabled for o in report.sources):
+        if writes_back(self.settings, report):
             # This process leads (step() runs a cycle only then): only the leader writes.
             report.writeback = write_back_fetched(
                 self.settings,

@@ -31,7 +31,7 @@ from okrsync.rollup import Rollup
 from okrsync.slips import Slip, detect
 from okrsync.sources import Poller, make_poller
 from okrsync.store import Event, KrValue, SourceState, session
-from okrsync.writeback import WritebackReport, enabled, leading, run_writeback
+from okrsync.writeback import WritebackReport, leading, run_writeback
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +125,18 @@ def run_cycle(
     )
     if deliver:
         report.delivery = deliver_alerts(settings, engine, now=now, channels=channels)
-    if write_back and any(name in fetched for name in enabled(settings)):
+    if write_back and writes_back(settings, report):
         with leading(settings.okrsync.database_url) as leader:
             if leader:
                 report.writeback = write_back_fetched(settings, okrs, engine, report, now=now)
             else:
                 logger.info("write-back skipped: another okrsync process leads and writes")
     return report
+
+
+def writes_back(settings: Any, report: CycleReport) -> bool:
+    """Say whether a source polled successfully in this cycle opted in to write-back."""
+    return any(o.ok and settings.sources[o.name].writeback.enabled for o in report.sources)
 
 
 def write_back_fetched(
