@@ -83,10 +83,16 @@ def test_demo_serve_runs_the_daemon_on_live_simulators_until_ctrl_c(tmp_path: Pa
 
             assert _send_like_curl(move) == 200
 
+            # Recorded, then delivered a moment later: wait for the delivery, not only the record.
             rescheduled = wait_for(
-                lambda: [a for a in _alerts(config) if a["type"] == "milestone.rescheduled"],
+                lambda: [
+                    a
+                    for a in _alerts(config)
+                    if a["type"] == "milestone.rescheduled"
+                    and all(d["status"] not in ("pending", "sending") for d in a["deliveries"])
+                ],
                 timeout=60,
-                what="the milestone.rescheduled alert",
+                what="the milestone.rescheduled alert, delivered",
             )
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=30)
