@@ -11,6 +11,7 @@ OkrsyncError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class OkrsyncError(Exception):
@@ -53,7 +54,12 @@ class SourceError(OkrsyncError):
     def __init__(self, source: str, message: str, *, retriable: bool = True) -> None:
         self.source = source
         self.retriable = retriable
+        self.detail = message
         super().__init__(f"source {source!r}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled when a poll's fetcher process fails (connectors.forked): rebuilt as raised.
+        return (_source_error, (self.source, self.detail, self.retriable))
 
 
 class DeliveryError(OkrsyncError):
@@ -74,3 +80,8 @@ class WriteError(OkrsyncError):
         self.source = source
         self.stop = stop
         super().__init__(f"write-back to {source!r}: {message}")
+
+
+def _source_error(source: str, message: str, retriable: bool) -> SourceError:
+    """Rebuild a pickled SourceError (its keyword-only argument defeats pickle's default)."""
+    return SourceError(source, message, retriable=retriable)

@@ -7,6 +7,7 @@ check, and that the count query walks indexes on both engines.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -63,9 +64,11 @@ def issue_pages(sim: GitHubSim, repo: str = "acme/web") -> list[Any]:
     return [r for r in sim.log() if r.path.endswith("/issues") and "milestone" not in r.query]
 
 
-def fetchers() -> list[threading.Thread]:
-    """The poller's worker threads still alive (the simulator's own threads are not counted)."""
-    return [t for t in threading.enumerate() if t.name.startswith("okrsync-github")]
+def fetchers() -> list[Any]:
+    """The poller's fetchers still alive: child processes, or threads where fork is missing
+    (the simulator's own threads are not counted)."""
+    threads = [t for t in threading.enumerate() if t.name.startswith("okrsync-github")]
+    return threads + [p for p in multiprocessing.active_children() if p.name.startswith("okrsync-github")]
 
 
 def stored_keys(project: Project) -> set[str]:
