@@ -141,6 +141,17 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+def fresh_connections(jira: JIRA) -> None:
+    """Drop the client's pooled connections (in a forked child: the parent's sockets).
+
+    A child made by fork holds copies of the parent's open connections; writing a request on
+    one would mix two processes' traffic on a socket. Closing the pools closes only this
+    process's copies; the next request opens a connection of its own.
+    """
+    for adapter in jira._session.adapters.values():
+        adapter.close()
+
+
 class Caller:
     """Make one source's requests: count them, wait out rate limits within a bound, classify failures.
 

@@ -49,8 +49,16 @@ from typing import Any
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
-from connectors.ahead import read_ahead
-from connectors.jira.client import Caller, find_field, is_cloud, make_jira, seed_field_cache, site_fields
+from connectors.forked import Produced
+from connectors.jira.client import (
+    Caller,
+    find_field,
+    fresh_connections,
+    is_cloud,
+    make_jira,
+    seed_field_cache,
+    site_fields,
+)
 from connectors.jira.records import (
     JQL_CONTAINER,
     Classified,
@@ -75,6 +83,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STEP_BACK = 5
 _ID_CHUNK = 100  # ids per `id in (...)` fetch
 _MAX_UNCONFIRMED = 100  # more missing keys than this, and over half the project: a permission problem
+
+
+FORK_AFTER_PAGES = 4  # a search longer than this goes on in a forked child (_classified_pages)
+
+_Read = tuple[str, datetime | None, Classified]  # an issue's key, its `updated`, its classification
+
+
+@dataclass(frozen=True)
+class _SearchDone:
+    """The last word of a search read in a child: what its requests and waits added up to."""
+
+    requests: int
+    waited: float
 
 
 def _utc_now() -> datetime:
@@ -351,10 +372,50 @@ class JiraPoller:
         # In key order the search goes through the projects one after the other: every project
         # met before the current one is done (for the progress shown; the rest at the end).
         met: set[str] = set()
-        for page in read_ahead(pages, name=f"okrsync-{self.name}-search"):
-            yield self._batch(poll, page)
-            met.update(str(raw.get("key", "")).rsplit("-", 1)[0] for raw in page)
+        for classified in self._classified_pages(poll, pages):
+            yield self._batch_of(poll, classified)
+            met.update(item.project for _key, _updated, item in classified)
             poll.run.progress.reach(len(met) - 1)
+
+    def _classified_pages(self, poll: _Poll, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[_Read]]:
+        """Classify a search's pages: the first few here, the rest in a forked child.
+
+        A small search (a steady poll) is read here, page by page. A long one (a first sync:
+        every issue of every project) is handed over after `FORK_AFTER_PAGES` pages to a child
+        made by fork (`connectors.forked`), which inherits the search where it stands and
+        requests, decodes and classifies the remaining pages on the other core while this
+        process stores them; only their records travel back. The child gets connections of its
+        own, reads nothing from the store (the stored memberships classification may need are
+        read here first), and reports its request count and waits at the end.
+        """
+        for _ in range(FORK_AFTER_PAGES):
+            page = next(pages, None)
+            if page is None:
+                return
+            yield self._classify_page(poll, page)
+        for jql_set in self.jql_sets:
+            if not poll.full[jql_set.key]:
+                poll.stored_members(jql_set.key)  # the child must not touch the store
+        requests, waited = self.caller.requests, self.caller.waited
+
+        def produce() -> Iterator[list[_Read] | _SearchDone]:
+            if self._jira is not None:
+                fresh_connections(self._jira)
+            for rest in pages:
+                yield self._classify_page(poll, rest)
+            yield _SearchDone(self.caller.requests - requests, self.caller.waited - waited)
+
+        produced: Produced[list[_Read] | _SearchDone] = Produced(produce, name=f"okrsync-{self.name}-search")
+        try:
+            for item in produced:
+                if isinstance(item, _SearchDone):
+                    # Set, not added: with a thread (no fork) the counts already moved here.
+                    self.caller.requests = requests + item.requests
+                    self.caller.waited = waited + item.waited
+                else:
+                    yield item
+        finally:
+            produced.close()
 
     def _jql_stragglers(self, poll: _Poll) -> Iterator[Batch]:
         """Fetch JQL-set members the main search did not return, and stored members that left.
@@ -396,11 +457,14 @@ class JiraPoller:
 
     def _batch(self, poll: _Poll, page: list[dict[str, Any]]) -> Batch:
         """Turn one page of raw issues into a batch: epics as milestones, the rest as issues."""
-        batch = Batch()
+        return self._batch_of(poll, self._classify_page(poll, page))
+
+    def _classify_page(self, poll: _Poll, page: list[dict[str, Any]]) -> list[_Read]:
+        """Classify each raw issue of a page (no store access once the memberships are read)."""
+        read = []
         for raw in page:
-            fields = raw.get("fields") or {}
             key = str(raw["key"])
-            updated = parse_time(fields.get("updated"))
+            updated = parse_time((raw.get("fields") or {}).get("updated"))
             item = classify(
                 raw,
                 site_url=self.url,
@@ -408,6 +472,13 @@ class JiraPoller:
                 excluded_resolutions=self.excluded_resolutions,
                 jql_keys=self._jql_keys(poll, key, updated),
             )
+            read.append((key, updated, item))
+        return read
+
+    def _batch_of(self, poll: _Poll, read: list[_Read]) -> Batch:
+        """Make the batch of classified issues, noting each as seen."""
+        batch = Batch()
+        for key, updated, item in read:
             poll.saw(key, updated)
             self._add(poll, batch, item)
         return batch

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from connectors.jira.poller import FORK_AFTER_PAGES
 from connectors.jira.records import BASE_FIELDS
 from okrsync.cli import app
 from okrsync.engine import CycleReport, run_cycle
@@ -162,6 +163,27 @@ def searches(sim: JiraSim) -> list[str]:
 
 
 # --- full and incremental sync ---------------------------------------------------------------
+
+
+def test_a_search_longer_than_a_few_pages_is_read_on_by_a_helper_and_stored_whole(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    """Past FORK_AFTER_PAGES pages a forked child reads the search on (connectors.forked):
+    every issue is stored with its memberships, and its requests still count."""
+    keys = seed(sim, clock)
+    fillers = [sim.add_issue("ONB", f"Filler {index}") for index in range(FORK_AFTER_PAGES * 100 + 150)]
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert set(fillers) <= set(issues) and len(issues) == len(fillers) + 3
+    assert members(project, f"jira:{keys['epic']}") == {keys["done"], keys["open"]}
+    assert report.sources[0].requests == len(sim.log())
+    main = [r for r in sim.log() if "ORDER BY key" in (r.param("jql") or "")]
+    assert len(main) == FORK_AFTER_PAGES + 2  # one search, paged, each page once
+    clock.tick(600)
+    assert cycle(project, clock).sources[0].changed == 0
 
 
 def test_full_sync_stores_versions_epics_jql_sets_and_classified_issues(
