@@ -8,9 +8,10 @@ Jira poller so the two cannot drift apart silently (the benchmark compares reque
 
 1. the client is made as okrsync makes it, which reads `serverInfo`;
 2. each project's fix versions (`project_versions`);
-3. the first sync's one search over every project, `search_jql`, with okrsync's `search_fields`,
-   page by page through `enhanced_search_issues(..., maxResults=100, json_result=True)`; the
-   first search fills the client's field cache from `/field`, once;
+3. the first sync's searches over every project, `searches` (one per share of the projects,
+   which okrsync runs at once in child processes; here one after the other), with okrsync's
+   `search_fields`, page by page through `enhanced_search_issues(..., maxResults=100,
+   json_result=True)`; the first search fills the client's field cache from `/field`, once;
 4. any key-only searches the first sync makes (`key_searches`, in pages of `key_page_size`):
    none today, as a project read in full skips the deleted-issue check's key listing.
 
@@ -55,7 +56,10 @@ def main() -> None:
     versions = 0
     for project in job["projects"]:
         versions += len(client.project_versions(project))
-    pages, issues = search(client, job["search_jql"], job["search_fields"], int(job["page_size"]))
+    pages = issues = 0
+    for jql in job["searches"]:
+        more, found = search(client, jql, job["search_fields"], int(job["page_size"]))
+        pages, issues = pages + more, issues + found
     for jql in job["key_searches"]:
         more, _keys = search(client, jql, ["key"], int(job["key_page_size"]))
         pages += more

@@ -21,13 +21,17 @@ from pathlib import Path
 
 import harness  # benchmarks/ is the script's folder, so first on sys.path
 
-from connectors.jira.poller import quote_jql
+from connectors.forked import can_fork
+from connectors.jira.poller import changed_issue_searches
 from connectors.jira.records import SiteFields
 from okrsync.sandbox.jira import JiraSim
+from okrsync.settings import JiraSource
 
 EMAIL, TOKEN = "bench@acme.test", "bench-token"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PAGE_SIZE = 100  # JiraPoller's page_size
+# Searches okrsync runs at once on a first sync by default: the bare client makes the same ones.
+SHARES = JiraSource.model_fields["concurrency"].default
 KEY_PAGE_SIZE = 5000  # JiraPoller._deleted on Cloud: key-only pages may be this large
 
 
@@ -83,8 +87,9 @@ def bare_job(jira: JiraSim, projects: list[str]) -> dict[str, object]:
         "email": EMAIL,
         "token": TOKEN,
         "projects": projects,
-        # JiraPoller._changed_issues with every project fresh: one search, by key.
-        "search_jql": f"project in ({', '.join(quote_jql(p) for p in projects)}) ORDER BY key ASC",
+        # JiraPoller._changed_issues with every project fresh: by key, one search per share of
+        # the projects (the source's default `concurrency`, where fork lets okrsync run them at once).
+        "searches": changed_issue_searches([], projects, bound=None, shares=SHARES if can_fork() else 1),
         "search_fields": SiteFields(story_points=jira.story_points_field).search_fields(),
         "page_size": PAGE_SIZE,
         # JiraPoller._deleted runs on a first sync but skips the key-only listing of a project

@@ -201,6 +201,8 @@ class JiraSource(SourceBase):
     """Done issues with these resolutions are out of scope, not done (SPEC §2)."""
     include_subtasks: bool = False
     """Count sub-tasks (left out by default: they would count twice)."""
+    concurrency: int = Field(default=2, ge=1, le=4)
+    """Searches run at once when several projects are read in full (a first sync); 1 = one search."""
     deleted_check_interval: int = Field(default=3600, ge=0)
     """Seconds between two id-only searches that find deleted issues."""
 

@@ -114,6 +114,7 @@ def _jira(source: Any, okrs: OkrSet, *, ca_bundle: Path | None) -> Poller:
         overlap=timedelta(seconds=source.overlap_seconds),
         max_rate_limit_wait=source.max_rate_limit_wait,
         deleted_check_interval=timedelta(seconds=source.deleted_check_interval),
+        concurrency=source.concurrency,
         ca_bundle=str(ca_bundle) if ca_bundle is not None else None,
     )
 

@@ -174,6 +174,7 @@ def write_jira_project(
     mapping: str = JIRA_MAPPING,
     extra: str = "",
     timezone: str = "Europe/Berlin",
+    projects: tuple[str, ...] = ("ONB",),
 ) -> Project:
     """Write a config with one `[sources.jira]` table (Cloud when `email` is given, else a PAT)."""
     (folder / "mappings").mkdir(parents=True, exist_ok=True)
@@ -191,7 +192,7 @@ kind = "jira"
 url = "{jira_url}"
 {email_line}
 token = "{token}"
-projects = ["ONB"]
+projects = {json.dumps(list(projects))}
 {extra}
 """
     )

@@ -49,7 +49,7 @@ from typing import Any
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
-from connectors.forked import Produced
+from connectors.forked import can_fork, start_all
 from connectors.jira.client import (
     Caller,
     find_field,
@@ -96,6 +96,32 @@ class _SearchDone:
 
     requests: int
     waited: float
+
+
+_Helped = list[_Read] | _SearchDone
+
+
+def changed_issue_searches(
+    steady: Sequence[str], fresh: Sequence[str], *, bound: datetime | None, shares: int
+) -> list[str]:
+    """Spell the JQL of the changed-issue search(es): steady projects since the bound, fresh
+    projects in full; with `shares` > 1 and several fresh projects, one search per share.
+
+    By key, not by `updated`: an issue edited while we page would jump to the end of an
+    `updated` order and shift the others under the offset; a key never moves.
+    """
+    steady_clause = (
+        [f"(project in ({_keys(steady)}) AND updated >= {epoch_ms(bound)})"]
+        if steady and bound is not None
+        else []
+    )
+    count = max(1, min(shares, len(fresh)))
+    groups = [list(fresh[index::count]) for index in range(count)] if fresh else [[]]
+    searches = []
+    for index, group in enumerate(groups):
+        clauses = (steady_clause if index == 0 else []) + ([f"project in ({_keys(group)})"] if group else [])
+        searches.append(" OR ".join(clauses) + " ORDER BY key ASC")
+    return searches
 
 
 def _utc_now() -> datetime:
@@ -187,6 +213,7 @@ class JiraPoller:
         max_rate_limit_wait: float = 60,
         deleted_check_interval: timedelta = timedelta(hours=1),
         page_size: int = 100,
+        concurrency: int = 1,
         ca_bundle: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = _utc_now,
@@ -204,6 +231,7 @@ class JiraPoller:
         self.overlap = overlap
         self.deleted_check_interval = deleted_check_interval
         self.page_size = page_size
+        self.concurrency = max(1, concurrency)
         self.ca_bundle = ca_bundle
         self.caller = Caller(name, max_wait=max_rate_limit_wait, sleep=sleep, clock=clock)
         self._jira: JIRA | None = None
@@ -351,31 +379,32 @@ class JiraPoller:
         return found
 
     def _changed_issues(self, poll: _Poll, *, steady: list[str], fresh: list[str]) -> Iterator[Batch]:
-        """Search every project once for issues updated since the bound (fresh projects: all)."""
-        clauses = []
-        if steady and poll.bound is not None:
-            clauses.append(f"(project in ({_keys(steady)}) AND updated >= {epoch_ms(poll.bound)})")
-        if fresh:
-            clauses.append(f"project in ({_keys(fresh)})")
-        # By key, not by `updated`: an issue edited while we page would jump to the end of an
-        # `updated` order and shift the others under the offset; a key never moves.
-        jql = " OR ".join(clauses) + " ORDER BY key ASC"
-        # The next page is read while this one is classified and stored (connectors/ahead.py);
-        # nothing else uses the client until the search is over.
-        pages = self._search(
-            "searching updated issues",
-            jql,
-            self._site.search_fields(),
-            page_size=self.page_size,
-            on_total=poll.run.progress.expect,
+        """Search every project for issues updated since the bound (fresh projects: all of them).
+
+        One search, or, when several fresh projects are read in full (a first sync) and there
+        are processes to run them, `concurrency` searches at once, each over a share of them.
+        """
+        searches = changed_issue_searches(
+            steady, fresh, bound=poll.bound, shares=self.concurrency if can_fork() else 1
         )
-        # In key order the search goes through the projects one after the other: every project
-        # met before the current one is done (for the progress shown; the rest at the end).
+        if len(searches) == 1:
+            pages = self._search(
+                "searching updated issues",
+                searches[0],
+                self._site.search_fields(),
+                page_size=self.page_size,
+                on_total=poll.run.progress.expect,
+            )
+            stream = self._classified_pages(poll, pages)
+        else:
+            stream = self._classified_at_once(poll, searches)
+        # In key order a search goes through its projects one after the other: every project
+        # met before the current one of each search is done (for the progress shown).
         met: set[str] = set()
-        for classified in self._classified_pages(poll, pages):
+        for classified in stream:
             yield self._batch_of(poll, classified)
             met.update(item.project for _key, _updated, item in classified)
-            poll.run.progress.reach(len(met) - 1)
+            poll.run.progress.reach(max(0, len(met) - len(searches)))
 
     def _classified_pages(self, poll: _Poll, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[_Read]]:
         """Classify a search's pages: the first few here, the rest in a forked child.
@@ -393,29 +422,62 @@ class JiraPoller:
             if page is None:
                 return
             yield self._classify_page(poll, page)
+        yield from self._read_by_helpers(poll, [lambda: pages])
+
+    def _classified_at_once(self, poll: _Poll, searches: list[str]) -> Iterator[list[_Read]]:
+        """Run the searches at once, each in a forked child, and take their pages in turn."""
+
+        def pages_of(jql: str) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+            fields = self._site.search_fields()
+            return lambda: self._search("searching updated issues", jql, fields, page_size=self.page_size)
+
+        yield from self._read_by_helpers(poll, [pages_of(jql) for jql in searches])
+
+    def _read_by_helpers(
+        self, poll: _Poll, searches: list[Callable[[], Iterator[list[dict[str, Any]]]]]
+    ) -> Iterator[list[_Read]]:
+        """Read and classify each search's pages in a child of its own; yield pages in turn.
+
+        Each child drops the client's pooled connections first (they are this process's
+        sockets), never reads the store (the stored memberships classification may need are
+        read here, before the fork) and reports its requests and rate-limit waits at the end.
+        Without fork a single search runs on a thread (callers split only where fork exists).
+        """
         for jql_set in self.jql_sets:
             if not poll.full[jql_set.key]:
-                poll.stored_members(jql_set.key)  # the child must not touch the store
+                poll.stored_members(jql_set.key)  # the children must not touch the store
         requests, waited = self.caller.requests, self.caller.waited
 
-        def produce() -> Iterator[list[_Read] | _SearchDone]:
-            if self._jira is not None:
-                fresh_connections(self._jira)
-            for rest in pages:
-                yield self._classify_page(poll, rest)
-            yield _SearchDone(self.caller.requests - requests, self.caller.waited - waited)
+        def reader(pages: Callable[[], Iterator[list[dict[str, Any]]]]) -> Callable[[], Iterator[_Helped]]:
+            def produce() -> Iterator[_Helped]:
+                if self._jira is not None:
+                    fresh_connections(self._jira)
+                for page in pages():
+                    yield self._classify_page(poll, page)
+                yield _SearchDone(self.caller.requests - requests, self.caller.waited - waited)
 
-        produced: Produced[list[_Read] | _SearchDone] = Produced(produce, name=f"okrsync-{self.name}-search")
+            return produce
+
+        helpers = start_all([reader(pages) for pages in searches], name=f"okrsync-{self.name}-search")
+        added_requests, added_wait = 0, 0.0
         try:
-            for item in produced:
-                if isinstance(item, _SearchDone):
-                    # Set, not added: with a thread (no fork) the counts already moved here.
-                    self.caller.requests = requests + item.requests
-                    self.caller.waited = waited + item.waited
-                else:
-                    yield item
+            running = list(helpers)
+            while running:
+                for helper in list(running):
+                    item = next(helper, None)
+                    if item is None:
+                        running.remove(helper)
+                    elif isinstance(item, _SearchDone):
+                        added_requests += item.requests
+                        added_wait += item.waited
+                    else:
+                        yield item
         finally:
-            produced.close()
+            for helper in helpers:
+                helper.close()
+        # Set, not added to: on a thread (no fork) the counts already moved here.
+        self.caller.requests = requests + added_requests
+        self.caller.waited = waited + added_wait
 
     def _jql_stragglers(self, poll: _Poll) -> Iterator[Batch]:
         """Fetch JQL-set members the main search did not return, and stored members that left.

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.jira.poller import FORK_AFTER_PAGES
+from connectors.forked import can_fork
+from connectors.jira.poller import FORK_AFTER_PAGES, changed_issue_searches
 from connectors.jira.records import BASE_FIELDS
 from okrsync.cli import app
 from okrsync.engine import CycleReport, run_cycle
@@ -184,6 +185,41 @@ def test_a_search_longer_than_a_few_pages_is_read_on_by_a_helper_and_stored_whol
     assert len(main) == FORK_AFTER_PAGES + 2  # one search, paged, each page once
     clock.tick(600)
     assert cycle(project, clock).sources[0].changed == 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_first_sync_of_several_projects_runs_a_search_per_share_of_them(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock, concurrency: int
+) -> None:
+    """With `concurrency` > 1 the projects read in full are split over that many searches,
+    each read by a forked child at once (where fork exists); the store gets the same data."""
+    keys = seed(sim, clock)
+    for project in ("OPS", "WEB", "API"):
+        sim.add_project(project, project.title())
+    fillers = [sim.add_issue(p, f"Filler {n}") for n in range(130) for p in ("ONB", "OPS", "WEB", "API")]
+    project = make_project(
+        sim,
+        tmp_path,
+        database_url,
+        extra=f"concurrency = {concurrency}",
+        projects=("ONB", "OPS", "WEB", "API"),
+    )
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert set(fillers) <= set(issues) and len(issues) == len(fillers) + 3
+    assert members(project, f"jira:{keys['epic']}") == {keys["done"], keys["open"]}
+    assert report.sources[0].requests == len(sim.log())
+    searches = {r.param("jql") for r in sim.log() if "ORDER BY key" in (r.param("jql") or "")}
+    expected = changed_issue_searches(
+        [], ["API", "ONB", "OPS", "WEB"], bound=None, shares=concurrency if can_fork() else 1
+    )
+    assert searches == set(expected) and len(expected) == (concurrency if can_fork() else 1)
+    clock.tick(600)
+    again = cycle(project, clock)
+    assert not again.failed and again.sources[0].changed == 0
 
 
 def test_full_sync_stores_versions_epics_jql_sets_and_classified_issues(
