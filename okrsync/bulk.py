@@ -86,8 +86,11 @@ class Bulk:
         """SQLite: one statement run per row by `executemany`. PostgreSQL: one statement a call.
 
         PostgreSQL runs each row of an `executemany` as a statement of its own (about 130 µs a
-        row measured at 50,000 issues), so there the rows go in as one array per column and
-        `unnest` turns them back into rows: one statement per page.
+        row measured at 50,000 issues), so there a page's rows go in as one statement. They
+        travel as one JSON text (orjson, in C) that `json_to_recordset` turns back into typed
+        rows: an array per column with `unnest` did the same, but psycopg builds array
+        literals in Python (a regex per element), which cost the client 3.2–3.6 s of CPU for
+        100,000 issues against 1.1–1.3 s this way (same server work).
         """
         if not rows:
             return
@@ -97,11 +100,15 @@ class Bulk:
             sql = f"INSERT INTO {table.name} ({names}) VALUES ({self.marks(len(columns))}) {conflict}"
             self.cursor().executemany(sql, rows)
             return
-        types = [_pg_array_type(table.columns[c].type) for c in columns]
-        arrays = ", ".join(f"%s::{element}[]" for element, _cast in types)
+        types = [_pg_record_type(table.columns[c].type) for c in columns]
+        record = ", ".join(f"{c} {element}" for c, (element, _cast) in zip(columns, types, strict=True))
         selected = ", ".join(f"u.{c}{cast}" for c, (_element, cast) in zip(columns, types, strict=True))
-        sql = f"INSERT INTO {table.name} ({names}) SELECT {selected} FROM unnest({arrays}) AS u({names}) {conflict}"
-        self.cursor().execute(sql, [list(values) for values in zip(*rows, strict=True)])
+        sql = (
+            f"INSERT INTO {table.name} ({names}) SELECT {selected}"
+            f" FROM json_to_recordset(%s::json) AS u({record}) {conflict}"
+        )
+        page = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
+        self.cursor().execute(sql, (page.decode(),))
 
     def select_in(
         self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]
@@ -131,8 +138,8 @@ class Bulk:
         return list(cursor.fetchall()) if cursor.description else []
 
 
-def _pg_array_type(column_type: Any) -> tuple[str, str]:
-    """Name the PostgreSQL array element type a column's values travel in, and the cast back."""
+def _pg_record_type(column_type: Any) -> tuple[str, str]:
+    """Name the PostgreSQL type a column's values travel in (`json_to_recordset`), and the cast back."""
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl  # UTCDateTime stores a DateTime; AutoString a String
     if isinstance(column_type, JSON):

@@ -1,0 +1,76 @@
+"""Rows written through the driver (okrsync.bulk) read back exactly as SQLAlchemy stores them.
+
+On PostgreSQL a page travels as one JSON text turned back into rows by `json_to_recordset`;
+these rows carry what such a path could bend: quotes, backslashes, JSON-looking text, line
+breaks, non-ASCII, microseconds, nulls, floats, booleans and label lists.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from connectors.records import IssueRecord
+from okrsync.ingest import IssueWriter
+from okrsync.store import IssueMilestone, TrackerIssue, open_store, session
+
+TRICKY = [
+    'He said "ship it"',
+    "C:\\path\\to\\file \\n not a newline",
+    '{"not": "json", "but": [1, 2]}',
+    "two\nlines\tand a tab",
+    "Grüße, 日本語, emoji 🚀",
+    "trailing backslash \\",
+]
+
+
+def records() -> list[IssueRecord]:
+    moment = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
+    return [
+        IssueRecord(
+            key=f"acme/web#{n}",
+            container="acme/web",
+            number=n,
+            title=title,
+            url=f"https://github.com/acme/web/issues/{n}" if n % 2 else None,
+            status="done" if n % 2 else "open",
+            updated_at=moment,
+            labels=(title, "kr:ENG-1.1", 'quote"label') if n % 2 else (),
+            assignee=title if n % 3 else None,
+            points=2.5 if n % 2 else None,
+            done_at=moment if n % 2 else None,
+            milestone_keys=("acme/web#1",),
+            node_id=f"I_{n}",
+            in_progress=False,
+        )
+        for n, title in enumerate(TRICKY, start=1)
+    ]
+
+
+def test_tricky_rows_read_back_exactly_on_both_engines(database_url: str) -> None:
+    engine = open_store(database_url)
+    written = records()
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        assert writer.save(written) == len(written)
+        writer.save(written[:2])  # a repeat in the same poll: an update, not a duplicate
+        db.commit()
+    with session(engine) as db:
+        stored = {i.key: i for i in db.execute(select(TrackerIssue)).scalars()}
+        memberships = db.execute(select(IssueMilestone.issue_key)).scalars().all()
+    assert sorted(memberships) == sorted(r.key for r in written)
+    for record in written:
+        row = stored[record.key]
+        assert row.title == record.title
+        assert row.url == record.url
+        assert row.assignee == record.assignee
+        assert row.labels == list(record.labels)
+        assert row.kr_ids == (["ENG-1.1"] if record.labels else [])
+        assert row.has_kr_label is bool(record.labels)
+        assert row.points == record.points
+        assert row.status == record.status
+        assert row.updated_at == record.updated_at
+        assert row.done_at == record.done_at
+        assert row.node_id == record.node_id
+        assert row.in_progress is False
