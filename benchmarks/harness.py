@@ -11,7 +11,11 @@ What makes the figures trustworthy, and why each choice was made:
 - Wall time runs from spawn to exit. CPU time is the child's own user + sys from `os.wait4`,
   which the kernel keeps exactly. Peak RSS is `VmHWM` sampled from /proc while the child
   runs: `ru_maxrss` cannot be used, because Linux carries the high-water mark across `execve`,
-  so a child of this process would report the simulator's memory. The CPU this process (the
+  so a child of this process would report the simulator's memory. okrsync fetches in forked
+  helper processes, so the memory of the whole tree is sampled too (`tree_pss_mb`, every
+  0.1 s): the sum of each process's PSS, in which pages the helpers still share with the
+  parent count once, split between them (RSS would count them in every process). Their CPU
+  is in the child's: wait4 includes the children it reaped. The CPU this process (the
   simulator) spent meanwhile is kept too (`server_cpu`), and on PostgreSQL the CPU of the
   server's processes (`postgres_cpu`), which a sync's own CPU leaves out.
 - The first sync is repeated: each round runs the bare client (and any further baseline,
@@ -82,6 +86,7 @@ class ChildRun:
     code: int
     output: str
     postgres_cpu: float | None = None  # PostgreSQL's processes meanwhile, when asked for
+    tree_pss_mb: float = 0.0  # the child and its own children (helpers): summed PSS, its peak
 
 
 def _hwm_kb(pid: int) -> int:
@@ -108,6 +113,32 @@ def _postgres_cpu(pid: int) -> float | None:
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """List the processes whose parent is `pid` (/proc/PID/stat; no `children` file needed)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    """Read a process's proportional set size (kB): shared pages split between their sharers."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 class _PostgresCpu:
@@ -156,6 +187,7 @@ class _PeakSampler(threading.Thread):
         super().__init__(daemon=True, name=f"vmhwm-{pid}")
         self.pid = pid
         self.peak_kb = 0
+        self.tree_peak_kb = 0
         self.postgres = postgres
         self.done = threading.Event()
 
@@ -163,8 +195,11 @@ class _PeakSampler(threading.Thread):
         tick = 0
         while not self.done.is_set():
             self.peak_kb = max(self.peak_kb, _hwm_kb(self.pid))
-            if self.postgres is not None and tick % 10 == 0:
-                self.postgres.sample()
+            if tick % 10 == 0:
+                tree = sum(_pss_kb(pid) for pid in [self.pid, *_children(self.pid)])
+                self.tree_peak_kb = max(self.tree_peak_kb, tree)
+                if self.postgres is not None:
+                    self.postgres.sample()
             tick += 1
             self.done.wait(HWM_SAMPLE_SECONDS)
 
@@ -204,6 +239,7 @@ def run_child(
         code=child.returncode,
         output=text,
         postgres_cpu=server.used if server is not None else None,
+        tree_pss_mb=sampler.tree_peak_kb / 1024,
     )
 
 
@@ -400,6 +436,7 @@ def _timed(run: ChildRun) -> dict[str, float]:
         "wall": round(run.wall, 3),
         "cpu": round(run.cpu, 3),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "tree_pss_mb": round(run.tree_pss_mb, 1),
         "server_cpu": round(run.server_cpu, 3),
     }
     if run.postgres_cpu is not None:
@@ -430,6 +467,7 @@ class Round:
             "user": spread(r.user for r in self.runs),
             "sys": spread(r.sys for r in self.runs),
             "peak_rss_mb": spread((r.peak_rss_mb for r in self.runs), digits=1),
+            "tree_pss_mb": spread((r.tree_pss_mb for r in self.runs), digits=1),
             "server_cpu": spread(r.server_cpu for r in self.runs),
             **({"postgres_cpu": spread(pg)} if (pg := self._postgres()) else {}),
             "requests": self.requests[-1] if self.requests else 0,
@@ -859,8 +897,8 @@ def markdown(figures: dict[str, Any]) -> str:
         "### Full first sync against the bare client (target: wall ≤ 1.25 × bare; peak RSS < 300 MB)",
         "",
         "| issues | engine | bare wall s | okrsync wall s | wall ratio | bare CPU s | okrsync CPU s "
-        "| CPU ratio | PostgreSQL CPU s | okrsync peak RSS MB | requests | same requests |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU ratio | PostgreSQL CPU s | okrsync peak RSS MB | with helpers, PSS MB | requests | same requests |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size in figures["sizes"]:
         for engine, e in size["engines"].items():
@@ -870,7 +908,7 @@ def markdown(figures: dict[str, Any]) -> str:
                 f"| {size['issues']:,} | {engine} | {_s(b['wall'])} | {_s(o['wall'])} | {_x(f['ratio_wall'])} "
                 f"| {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} "
                 f"| {_s(o['postgres_cpu']) if 'postgres_cpu' in o else '—'} | {_s(o['peak_rss_mb'], 0)} "
-                f"| {o['requests']:,} | {'yes' if f['same_requests'] else 'NO'} |"
+                f"| {_s(o['tree_pss_mb'], 0) if 'tree_pss_mb' in o else '—'} | {o['requests']:,} | {'yes' if f['same_requests'] else 'NO'} |"
             )
     lines += _baselines_table(figures)
     lines += [
