@@ -8,8 +8,16 @@ are turned into what SQLAlchemy would have stored, once, in plain Python:
 
 - datetimes: naive UTC; on SQLite the same `YYYY-MM-DD HH:MM:SS.ffffff` text SQLAlchemy
   writes, so rows written either way read back and compare alike;
-- JSON columns: JSON text (orjson; psycopg casts it into `json`, SQLite keeps it as text);
+- dates: on SQLite the `YYYY-MM-DD` text SQLAlchemy writes (sqlite3's own date adapter is
+  deprecated); PostgreSQL takes them as they are;
+- JSON columns: JSON text (psycopg casts it into `json`, SQLite keeps it as text): orjson for
+  an issue's labels and KR ids, `json.dumps` where the stored text stays the one SQLAlchemy
+  wrote before (an alert's payload, a milestone's labels);
 - booleans: as they are (sqlite3 stores 1/0).
+
+Few rows go through here too (a repo's milestones, a cycle's watches and alerts): for them
+the saving is SQLAlchemy's per-statement work, a few hundred microseconds a call, which a
+first sync pays a few hundred times.
 
 The cursor belongs to the session's own connection, so these writes commit or roll back
 with everything else of the poll.
@@ -17,13 +25,13 @@ with everything else of the poll.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -55,10 +63,21 @@ class Bulk:
         # SQLAlchemy's SQLite format, `YYYY-MM-DD HH:MM:SS.ffffff` (isoformat is 3x faster than strftime).
         return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
+    def day(self, value: date | None) -> Any:
+        """Give a date as the column stores it (`YYYY-MM-DD` text on SQLite, as SQLAlchemy writes it)."""
+        if value is None or not self.sqlite:
+            return value
+        return value.isoformat()
+
     @staticmethod
     def json(value: list[Any]) -> str:
         """Serialise a JSON column's list (most are empty: labels, KR ids)."""
         return orjson.dumps(value).decode() if value else "[]"
+
+    @staticmethod
+    def document(value: Mapping[str, Any] | list[Any]) -> str:
+        """Serialise a JSON value to the very text SQLAlchemy's JSON type writes (`json.dumps`)."""
+        return json.dumps(value)
 
     def marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)
@@ -73,6 +92,10 @@ class Bulk:
         """Insert rows, or update every non-key column of the row with the same key."""
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
         self._insert(model, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+
+    def insert(self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows; a key already there fails the statement (and the caller's transaction)."""
+        self._insert(model, columns, rows, "")
 
     def insert_new(
         self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
@@ -97,7 +120,9 @@ class Bulk:
         table = model.__table__  # type: ignore[attr-defined]
         names = ", ".join(columns)
         if self.sqlite:
-            sql = f"INSERT INTO {table.name} ({names}) VALUES ({self.marks(len(columns))}) {conflict}"
+            sql = (
+                f"INSERT INTO {table.name} ({names}) VALUES ({self.marks(len(columns))}) {conflict}".rstrip()
+            )
             self.cursor().executemany(sql, rows)
             return
         types = [_pg_record_type(table.columns[c].type) for c in columns]
@@ -106,7 +131,7 @@ class Bulk:
         sql = (
             f"INSERT INTO {table.name} ({names}) SELECT {selected}"
             f" FROM json_to_recordset(%s::json) AS u({record}) {conflict}"
-        )
+        ).rstrip()
         page = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
         self.cursor().execute(sql, (page.decode(),))
 
@@ -150,16 +175,3 @@ def _pg_record_type(column_type: Any) -> tuple[str, str]:
     if isinstance(column_type, DateTime):
         return "timestamp", ""
     return "text", ""
-
-
-def upsert_rows(
-    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Insert or update rows by key through SQLAlchemy, as one executemany (few rows, any types)."""
-    if not rows:
-        return
-    table = model.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))

@@ -25,7 +25,15 @@ from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
 from okrsync.ingest import IssueWriter, StoredIssues, save_milestones
 from okrsync.okrs import KeyResult, OkrSet
-from okrsync.outbox import DispatchReport, NewEvent, dispatch, known_keys, load_watches, record
+from okrsync.outbox import (
+    DispatchReport,
+    NewEvent,
+    RecordedEvent,
+    dispatch,
+    known_keys,
+    load_watches,
+    record,
+)
 from okrsync.progress import compute, include_pull_requests, open_issues
 from okrsync.rollup import Rollup
 from okrsync.slips import Slip, detect
@@ -79,7 +87,7 @@ class CycleReport:
     started_at: datetime
     sources: list[SourceOutcome] = field(default_factory=list)
     measured: dict[str, float] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
+    events: list[RecordedEvent] = field(default_factory=list)
     delivery: DispatchReport = field(default_factory=DispatchReport)
     rollup: Rollup | None = None  # the roll-up slips were judged on, for the summary
     writeback: WritebackReport | None = None  # None when no source polled this cycle writes back
@@ -170,7 +178,7 @@ def write_back_fetched(
 
 def detect_slips(
     settings: Any, okrs: OkrSet, engine: Engine, *, now: datetime, fetched: set[str], all_fetched: bool
-) -> tuple[list[Event], Rollup]:
+) -> tuple[list[RecordedEvent], Rollup]:
     """Roll up, judge every linked milestone of the sources fetched, and record new events.
 
     The roll-up only counts open issues; the alert of a slip not raised before lists them, so

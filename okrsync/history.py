@@ -12,6 +12,10 @@ Subjects: a KR (`kind="kr"`, `key` = KR id, `source=""`) and a milestone (`kind=
 its source and key). A milestone the tracker no longer has is not recorded: its 0 % says
 nothing about the work, and its history resumes when the link is fixed. A milestone also
 changes when its done or total count changes at equal progress (1/2 → 2/4: scope grew).
+
+`snapshot` reads the latest rows as plain rows and writes through the driver (`okrsync.bulk`):
+a first sync records every KR and milestone at once (2,300 rows at SPEC §8's scenario L), and
+every cycle reads them all back, which as ORM objects cost more than the roll-up itself.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlmodel import Session, col
 
+from okrsync.bulk import Bulk
 from okrsync.rollup import Rollup
 from okrsync.store import ProgressPoint
 
@@ -70,7 +75,7 @@ class _Now:
     done: int | None = None
     total: int | None = None
 
-    def same_as(self, row: ProgressPoint) -> bool:
+    def same_as(self, row: _Stored) -> bool:
         return (round(self.progress, PRECISION), self.done, self.total) == (
             round(row.progress, PRECISION),
             row.done,
@@ -104,20 +109,46 @@ def _current(rollup: Rollup) -> list[_Now]:
     return list(found.values())
 
 
-def _latest_rows(db: Session, *, kind: str | None = None) -> dict[tuple[str, str, str], ProgressPoint]:
+class _Stored(NamedTuple):
+    """A stored row, as much of it as `snapshot` compares and rewrites."""
+
+    id: int
+    kind: str
+    source: str
+    key: str
+    day: date
+    progress: float
+    done: int | None
+    total: int | None
+
+
+_STORED = (
+    col(ProgressPoint.id),
+    col(ProgressPoint.kind),
+    col(ProgressPoint.source),
+    col(ProgressPoint.key),
+    col(ProgressPoint.day),
+    col(ProgressPoint.progress),
+    col(ProgressPoint.done),
+    col(ProgressPoint.total),
+)
+_POINT_COLUMNS = ("kind", "source", "key", "day", "at", "progress", "value", "done", "total")
+
+
+def _latest_rows(db: Session, *, kind: str | None = None) -> dict[tuple[str, str, str], _Stored]:
     """Read each subject's latest row. Rows are appended in time order, so the highest id is it."""
     newest = select(func.max(col(ProgressPoint.id))).group_by(
         col(ProgressPoint.kind), col(ProgressPoint.source), col(ProgressPoint.key)
     )
     if kind is not None:
         newest = newest.where(col(ProgressPoint.kind) == kind)
-    rows = db.execute(select(ProgressPoint).where(col(ProgressPoint.id).in_(newest))).scalars()
-    return {(r.kind, r.source, r.key): r for r in rows}
+    rows = db.execute(select(*_STORED).where(col(ProgressPoint.id).in_(newest)))
+    return {(r.kind, r.source, r.key): _Stored(*r) for r in rows}
 
 
-def _previous_row(db: Session, row: ProgressPoint) -> ProgressPoint | None:
+def _previous_row(db: Session, row: _Stored) -> _Stored | None:
     query = (
-        select(ProgressPoint)
+        select(*_STORED)
         .where(
             col(ProgressPoint.kind) == row.kind,
             col(ProgressPoint.source) == row.source,
@@ -127,51 +158,68 @@ def _previous_row(db: Session, row: ProgressPoint) -> ProgressPoint | None:
         .order_by(col(ProgressPoint.id).desc())
         .limit(1)
     )
-    return db.execute(query).scalars().first()
+    found = db.execute(query).first()
+    return _Stored(*found) if found is not None else None
 
 
 def snapshot(db: Session, rollup: Rollup, *, now: datetime, today: date) -> int:
     """Record what changed since the last snapshot; return how many rows were written or changed.
 
     Does not commit: the engine commits the history together with the events it produced
-    (a `kr.stale` key names the last change day, so both must land or neither).
+    (a `kr.stale` key names the last change day, so both must land or neither). New rows are
+    written first, then today's rows rewritten or removed, as the ORM's flush used to order
+    them (so ids come out as they did).
     """
     latest = _latest_rows(db)
-    written = 0
+    bulk = Bulk(db)
+    added: list[tuple[object, ...]] = []
+    rewritten: list[dict[str, object]] = []
+    removed: list[dict[str, object]] = []
     for subject in _current(rollup):
         row = latest.get((subject.kind, subject.source, subject.key))
         if row is not None and subject.same_as(row):
             continue
-        written += 1
         if row is not None and row.day >= today:
             previous = _previous_row(db, row)
             if previous is not None and subject.same_as(previous):
-                db.delete(row)  # back where the day started: no net change today
+                removed.append({"row_id": row.id})  # back where the day started: no net change today
                 continue
-            row.progress, row.value, row.done, row.total, row.at = (
+            rewritten.append(
+                {
+                    "row_id": row.id,
+                    "progress": subject.progress,
+                    "value": subject.value,
+                    "done": subject.done,
+                    "total": subject.total,
+                    "at": now,
+                }
+            )
+            continue
+        added.append(
+            (
+                subject.kind,
+                subject.source,
+                subject.key,
+                bulk.day(today),
+                bulk.time(now),
                 subject.progress,
                 subject.value,
                 subject.done,
                 subject.total,
-                now,
-            )
-            db.add(row)
-            continue
-        db.add(
-            ProgressPoint(
-                kind=subject.kind,
-                source=subject.source,
-                key=subject.key,
-                day=today,
-                at=now,
-                progress=subject.progress,
-                value=subject.value,
-                done=subject.done,
-                total=subject.total,
             )
         )
-    db.flush()
-    return written
+    bulk.insert(ProgressPoint, _POINT_COLUMNS, added)
+    table = ProgressPoint.__table__  # type: ignore[attr-defined]
+    if rewritten:
+        db.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(name) for name in ("progress", "value", "done", "total", "at")}),
+            rewritten,
+        )
+    if removed:
+        db.execute(delete(table).where(table.c.id == bindparam("row_id")), removed)
+    return len(added) + len(rewritten) + len(removed)
 
 
 def last_changes(db: Session) -> dict[str, date]:

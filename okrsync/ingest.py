@@ -2,8 +2,8 @@
 
 Rows are written with `INSERT … ON CONFLICT DO UPDATE` (SQLite and PostgreSQL both have it),
 a page at a time, so a first sync of a large org streams instead of building ORM objects for
-every issue. Issues, the bulk of every sync, go through the driver's own `executemany`
-(`okrsync.bulk`); milestones, a few per repo, through SQLAlchemy.
+every issue. Issues, the bulk of every sync, and milestones, a few per repo, go through the
+driver's own `executemany` (`okrsync.bulk`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from connectors.records import IssueRecord, MilestoneRecord
-from okrsync.bulk import Bulk, upsert_rows
+from okrsync.bulk import Bulk
 from okrsync.days import due_day
 from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
 
@@ -187,6 +187,25 @@ class IssueWriter:
             self._written.pop(key, None)
 
 
+MILESTONE_COLUMNS = (
+    "source",
+    "key",
+    "kind",
+    "container",
+    "number",
+    "title",
+    "state",
+    "url",
+    "description",
+    "due_at",
+    "due",
+    "updated_at",
+    "open_issues",
+    "closed_issues",
+    "labels",
+)
+
+
 def save_milestones(
     session: Session,
     source: str,
@@ -196,45 +215,43 @@ def save_milestones(
     removed: Sequence[str] = (),
     tz: ZoneInfo,
 ) -> None:
-    """Upsert milestones (turning a due timestamp into a day, once, here); drop the vanished."""
-    rows = [
-        {
-            "source": source,
-            "key": r.key,
-            "kind": r.kind,
-            "container": r.container,
-            "number": r.number,
-            "title": r.title,
-            "state": r.state,
-            "url": r.url,
-            "description": r.description,
-            "due_at": r.due_at,
-            "due": due_day(r.due_at, tz) if r.due_at is not None else r.due_day,
-            "updated_at": r.updated_at,
-            "open_issues": r.open_issues,
-            "closed_issues": r.closed_issues,
-            "labels": list(r.labels),
-        }
-        for r in records
-    ]
-    upsert_rows(session, TrackerMilestone, rows, ("source", "key"))
-    present = {r.key for r in records}
+    """Upsert milestones (turning a due timestamp into a day, once, here); drop the vanished.
+
+    Called for every batch of a poll, and most batches carry issues only (a first sync of 200
+    repos: 1,200 batches, 200 with milestones): those return before anything is built. The
+    rest go through the driver like issues (`okrsync.bulk`), which spares SQLAlchemy's
+    statement work on each of the few hundred small writes and reads of a large first sync.
+    """
+    if not records and not complete and not removed:
+        return
+    bulk = Bulk(session)
+    rows: dict[str, tuple[Any, ...]] = {}
+    for r in records:  # keyed: one statement may not update a row twice (PostgreSQL); the last wins
+        due = due_day(r.due_at, tz) if r.due_at is not None else r.due_day
+        rows[r.key] = (
+            source,
+            r.key,
+            r.kind,
+            r.container,
+            r.number,
+            r.title,
+            r.state,
+            r.url,
+            r.description,
+            bulk.time(r.due_at),
+            bulk.day(due),
+            bulk.time(r.updated_at),
+            r.open_issues,
+            r.closed_issues,
+            bulk.document(list(r.labels)),
+        )
+    bulk.upsert(TrackerMilestone, MILESTONE_COLUMNS, ("source", "key"), list(rows.values()))
     gone = set(removed)
+    mark = bulk.mark
+    stored_sql = f"SELECT key FROM milestone WHERE source = {mark} AND container = {mark} AND kind = {mark}"
     for container, kind in complete:
-        stored = session.execute(
-            select(col(TrackerMilestone.key)).where(
-                col(TrackerMilestone.source) == source,
-                col(TrackerMilestone.container) == container,
-                col(TrackerMilestone.kind) == kind,
-            )
-        )
-        gone |= {row[0] for row in stored if row[0] not in present}
-    for chunk in _chunks(sorted(gone), 500):
-        session.execute(
-            delete(TrackerMilestone).where(
-                col(TrackerMilestone.source) == source, col(TrackerMilestone.key).in_(chunk)
-            )
-        )
+        gone |= {key for (key,) in bulk.execute(stored_sql, (source, container, kind)) if key not in rows}
+    bulk.delete_in(f"DELETE FROM milestone WHERE source = {mark} AND key IN", (source,), sorted(gone))
 
 
 def milestone_counts_sql(bulk: Bulk, count: int) -> str:
@@ -321,8 +338,3 @@ class StoredIssues:
             )
         ).all()
         return {row[0] for row in rows}
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

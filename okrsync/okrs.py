@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Literal
 
 LinkKind = Literal["github_milestone", "jira_version", "jira_epic", "jira_jql"]
@@ -132,8 +133,12 @@ class OkrSet:
     objectives: dict[str, Objective]
     warnings: tuple[Warning_, ...] = ()
 
-    @property
+    @cached_property
     def key_results(self) -> dict[str, KeyResult]:
+        """Every key result by id, built once: a cycle asks for it a few times per alert and per KR.
+
+        The same dict is handed out each time, so it is read, never changed.
+        """
         return {kr.id: kr for o in self.objectives.values() for kr in o.key_results}
 
     def children(self, objective_id: str) -> list[Objective]:

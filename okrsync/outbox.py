@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlmodel import Session, col
 
-from okrsync.bulk import upsert_rows
+from okrsync.bulk import Bulk
 from okrsync.crashpoints import crash_point
 from okrsync.errors import DeliveryError
 from okrsync.slips import Watch
@@ -56,36 +56,64 @@ class NewEvent:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RecordedEvent(NewEvent):
+    """An event as `record` stored it: when it was detected, and whether it is backlog (not sent).
+
+    What a cycle reports of its new events, for its log lines, summary and metrics; plain
+    data, so a first sync's backlog of hundreds costs no ORM objects.
+    """
+
+    detected_at: datetime
+    backlog: bool
+
+
 def load_watches(db: Session) -> dict[tuple[str, str], Watch]:
-    rows = db.execute(select(MilestoneWatch)).scalars()
+    """Read what detection last saw of each linked milestone (as plain rows: one per link of the org)."""
+    rows = db.execute(
+        select(
+            col(MilestoneWatch.kr_id),
+            col(MilestoneWatch.milestone_key),
+            col(MilestoneWatch.source),
+            col(MilestoneWatch.due),
+            col(MilestoneWatch.title),
+            col(MilestoneWatch.found),
+        )
+    )
     return {
-        (w.kr_id, w.milestone_key): Watch(w.kr_id, w.milestone_key, w.source, w.due, w.title, w.found)
-        for w in rows
+        (kr_id, key): Watch(kr_id, key, source, due, title, found)
+        for kr_id, key, source, due, title, found in rows
     }
+
+
+WATCH_COLUMNS = ("kr_id", "milestone_key", "source", "due", "title", "found", "seen_at")
 
 
 def save_watches(db: Session, watches: Sequence[Watch], *, now: datetime) -> None:
     """Write the watches that changed since the last detection, in one statement.
 
     An org that does not move changes none, so a quiet cycle writes nothing here (a row per
-    linked milestone each cycle used to be 2,000 merges at SPEC §8's scenario L). `seen_at`
-    is when the watch last changed.
+    linked milestone each cycle used to be 2,000 merges at SPEC §8's scenario L); a first sync
+    writes them all, through the driver (`okrsync.bulk`). `seen_at` is when the watch last
+    changed.
     """
     stored = load_watches(db)
-    rows = [
-        {
-            "kr_id": w.kr_id,
-            "milestone_key": w.milestone_key,
-            "source": w.source,
-            "due": w.due,
-            "title": w.title,
-            "found": w.found,
-            "seen_at": now,
-        }
+    bulk = Bulk(db)
+    seen_at = bulk.time(now)
+    rows = {  # keyed: two links to one milestone make one row (PostgreSQL updates a row once a statement)
+        (w.kr_id, w.milestone_key): (
+            w.kr_id,
+            w.milestone_key,
+            w.source,
+            bulk.day(w.due),
+            w.title,
+            w.found,
+            seen_at,
+        )
         for w in watches
         if stored.get((w.kr_id, w.milestone_key)) != w
-    ]
-    upsert_rows(db, MilestoneWatch, rows, ("kr_id", "milestone_key"))
+    }
+    bulk.upsert(MilestoneWatch, WATCH_COLUMNS, ("kr_id", "milestone_key"), list(rows.values()))
 
 
 def is_first_detection(db: Session) -> bool:
@@ -105,6 +133,21 @@ def known_keys(db: Session, keys: Sequence[str]) -> set[str]:
     return known
 
 
+EVENT_COLUMNS = (
+    "id",
+    "type",
+    "dedupe_key",
+    "kr_id",
+    "milestone_key",
+    "owner",
+    "day",
+    "detected_at",
+    "backlog",
+    "payload",
+)
+DELIVERY_COLUMNS = ("event_id", "channel", "status", "attempts", "next_attempt_at")
+
+
 def record(
     db: Session,
     events: Sequence[NewEvent],
@@ -114,45 +157,63 @@ def record(
     now: datetime,
     today: date,
     send_backlog: bool,
-) -> list[Event]:
+) -> list[RecordedEvent]:
     """Store watches and new events (with one pending delivery per channel) in one transaction.
 
     On a new database's first detection, events whose onset is before today are recorded as
     backlog and not sent unless `send_backlog` (SPEC §5: no flood of stale alerts on install).
     Returns the events that were new.
+
+    Events and deliveries are written through the driver (`okrsync.bulk`), in the order given,
+    so deliveries are numbered (and later sent) in that order: a first sync records its whole
+    backlog, hundreds of events, which the ORM's unit of work took longer to write than to
+    detect. A `dedupe_key` stored meanwhile by another process still fails the transaction.
     """
     first = is_first_detection(db)
     save_watches(db, watches, now=now)
     known = known_keys(db, [e.dedupe_key for e in events])
-    created = []
+    bulk = Bulk(db)
+    at = bulk.time(now)
+    event_rows: list[tuple[Any, ...]] = []
+    delivery_rows: list[tuple[Any, ...]] = []
+    created: list[RecordedEvent] = []
     for e in events:
         if e.dedupe_key in known:
             continue
         known.add(e.dedupe_key)
         backlog = first and e.day < today and not send_backlog
-        row = Event(
-            id=e.id,
-            type=e.type,
-            dedupe_key=e.dedupe_key,
-            kr_id=e.kr_id,
-            milestone_key=e.milestone_key,
-            owner=e.owner,
-            day=e.day,
-            detected_at=now,
-            backlog=backlog,
-            payload=e.payload,
-        )
-        db.add(row)
-        for channel in channels:
-            db.add(
-                Delivery(
-                    event_id=e.id,
-                    channel=channel,
-                    status="skipped" if backlog else "pending",
-                    next_attempt_at=now,
-                )
+        event_rows.append(
+            (
+                e.id,
+                e.type,
+                e.dedupe_key,
+                e.kr_id,
+                e.milestone_key,
+                e.owner,
+                bulk.day(e.day),
+                at,
+                backlog,
+                bulk.document(e.payload),
             )
-        created.append(row)
+        )
+        status = "skipped" if backlog else "pending"
+        delivery_rows += [(e.id, channel, status, 0, at) for channel in channels]
+        created.append(
+            RecordedEvent(
+                id=e.id,
+                type=e.type,
+                dedupe_key=e.dedupe_key,
+                kr_id=e.kr_id,
+                milestone_key=e.milestone_key,
+                owner=e.owner,
+                day=e.day,
+                payload=e.payload,
+                detected_at=now,
+                backlog=backlog,
+            )
+        )
+    bulk.insert(Event, EVENT_COLUMNS, event_rows)
+    bulk.insert(Delivery, DELIVERY_COLUMNS, delivery_rows)
     if first:
         db.merge(Meta(key=FIRST_DETECTION, value=now.isoformat()))
     db.commit()
