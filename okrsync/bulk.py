@@ -17,15 +17,17 @@ with everything else of the poll.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 IN_CHUNK = 500  # values in one `IN (…)`: SQLite allows 32,766 parameters, older builds 999
 
@@ -152,7 +154,21 @@ def upsert_rows(
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = _dialect_insert(session)(table)
     updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
+
+
+def _dialect_insert(session: Session) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """Return the `insert` (with ON CONFLICT) of the session's dialect.
+
+    Imported here, not at module level: a process on SQLite then never loads SQLAlchemy's
+    PostgreSQL dialect (its asyncpg and psycopg parts included), which its engine does not use.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
