@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from connectors.records import PollRun
-from okrsync import checkins, digest, history, krsignals
+from okrsync import checkins, history, krsignals
 from okrsync.alerts import MAX_OPEN_ISSUES, build_payload, new_event_id
 from okrsync.days import local_day
 from okrsync.errors import DeliveryError, SourceError
@@ -39,7 +39,11 @@ from okrsync.rollup import Rollup
 from okrsync.slips import Slip, detect
 from okrsync.sources import Poller, make_poller
 from okrsync.store import Event, KrValue, SourceState, session
-from okrsync.writeback import WritebackReport, leading, run_writeback
+
+if TYPE_CHECKING:
+    # Imported where used: a cycle without a channel builds no digest, and one without a
+    # source that writes back never loads the write-back package (issue 9: process start).
+    from okrsync.writeback import WritebackReport
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +138,8 @@ def run_cycle(
     if deliver:
         report.delivery = deliver_alerts(settings, engine, now=now, channels=channels)
     if write_back and writes_back(settings, report):
+        from okrsync.writeback import leading
+
         with leading(settings.okrsync.database_url) as leader:
             if leader:
                 report.writeback = write_back_fetched(settings, okrs, engine, report, now=now)
@@ -163,6 +169,8 @@ def write_back_fetched(
     the roll-up the slips were judged on. The caller makes sure this process leads;
     `monotonic` and `sleep` pace the writes (a daemon passes its own, tests fake ones).
     """
+    from okrsync.writeback import run_writeback
+
     fetched = {o.name for o in report.sources if o.ok}
     return run_writeback(
         settings,
@@ -296,6 +304,8 @@ def detect_kr_events(
     ]
     if not settings.alerts.channels:
         return events  # a digest is a message: with no channel it is not recorded (digest.py)
+    from okrsync import digest
+
     events += digest.due_digests(
         db,
         okrs,

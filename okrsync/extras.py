@@ -11,9 +11,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator, Mapping
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from okrsync.tomlpos import KeyPath
 
 # SQLAlchemy's PostgreSQL drivers that okrsync ships an extra for; `postgresql://` means psycopg
@@ -39,6 +36,13 @@ def missing_extras(database_url: str, channel_types: Mapping[str, str]) -> Itera
 
 
 def _needs_psycopg(url: str) -> bool:
+    # A URL's backend is the scheme it starts with: one that is not `postgresql…` needs no
+    # parsing, so loading a SQLite config (validate, pre-commit) never imports SQLAlchemy.
+    if not url.startswith("postgresql"):
+        return False
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -46,6 +46,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,7 +80,7 @@ from okrsync.okrs import (
     Where,
 )
 from okrsync.settings import Settings
-from okrsync.tomlpos import KeyPath, line_of, load_toml, show_value, unknown_key_message
+from okrsync.tomlpos import KeyPath, TomlPositions, line_of, load_toml, show_value, unknown_key_message
 
 # The keys each table may hold are declared once, in okrsync.mappingformat (also the JSON Schema).
 FILE_KEYS = keys(MappingFile)
@@ -107,8 +108,10 @@ _ISSUE_KEY = re.compile(ISSUE_KEY_PATTERN)
 def load_okrs(folder: Path, *, settings: Settings) -> OkrSet:
     """Read every *.toml in `folder` (sorted) and validate them together against `settings`.
 
-    Raises MappingError with every problem of every file; returns the set with its lint
-    warnings otherwise.
+    Raises MappingError with every problem of every file; returns the set otherwise, whose
+    lint warnings are found when first read (only `validate` shows them). Record positions
+    are resolved lazily too (`Where.later`): a run that shows no message never scans a file
+    for its key lines.
     """
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
     if not files:
@@ -149,17 +152,25 @@ def _dotted(path: KeyPath) -> str:
 
 @dataclass
 class _File:
-    """One mapping file being read: its text (for line numbers) and where problems go."""
+    """One mapping file being read: its text (for line numbers) and where problems go.
+
+    Records get a `Where` whose line is found when first shown: the file is scanned for
+    key lines only if a message (an error, a warning) needs one.
+    """
 
     display: str
     text: str
     problems: list[Problem]
+    positions: TomlPositions = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.positions = TomlPositions(self.text)
 
     def line(self, path: KeyPath) -> int:
-        return line_of(self.text, path)
+        return self.positions.line_of(path)
 
     def where(self, path: KeyPath) -> Where:
-        return Where(self.display, self.line(path))
+        return Where.later(self.display, self.positions.line_of, path)
 
     def add(self, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.display, self.line(path), _dotted(path), message))
@@ -624,14 +635,14 @@ class _Loader:
             order = {name: i for i, name in enumerate(self.files)}
             self.problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
             raise MappingError(self.problems)
-        okrs = OkrSet(cycles=dict(self.cycles), objectives=by_id)
         unlabelled = [
             name
             for name, source in self.settings.sources.items()
             if source.kind == "github" and not getattr(source, "in_progress_labels", None)
         ]
-        warnings = lint(okrs, people=people, unlabelled=unlabelled)
-        return OkrSet(cycles=okrs.cycles, objectives=okrs.objectives, warnings=tuple(warnings))
+        # Linted when `warnings` is first read (validate): sorting them needs lines, a scan.
+        find_warnings = partial(lint, people=list(people), unlabelled=unlabelled)
+        return OkrSet(cycles=dict(self.cycles), objectives=by_id, lint=find_warnings)
 
     def _check_loops(self, graph: dict[str, str]) -> None:
         """Report each parent loop (A → B → A) once, at its first objective in file order."""

@@ -6,6 +6,7 @@ record remembers where it was written (`Where`) so later messages can point at t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -18,12 +19,67 @@ Weighting = Literal["count", "points"]
 Aggregate = Literal["count", "sum", "average"]
 
 
-@dataclass(frozen=True)
+_KeyPath = tuple[str | int, ...]  # as okrsync.tomlpos.KeyPath: ("objective", 0, "key_result", 1)
+
+
 class Where:
-    """A position in a user's file, for messages."""
+    """A position in a user's file, for messages: `file:line`.
+
+    The line is either given or found on first use (`Where.later`): finding it means scanning
+    the file's text for every key's line, and a run that shows no message (a sync, a status)
+    never needs one, so loading 2,000 links pays for no scan. Immutable, and equal, hashed and
+    shown by file and line like the frozen dataclass it replaces.
+    """
+
+    __slots__ = ("file", "_line", "_find", "_path")
 
     file: str
-    line: int | None = None
+    _line: int | None
+    _find: Callable[[_KeyPath], int] | None
+    _path: _KeyPath
+
+    def __init__(self, file: str, line: int | None = None) -> None:
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "_line", line)
+        object.__setattr__(self, "_find", None)
+        object.__setattr__(self, "_path", ())
+
+    @classmethod
+    def later(cls, file: str, find: Callable[[_KeyPath], int], path: _KeyPath) -> Where:
+        """Make the position of `path` in `file`, whose line `find(path)` gives when first asked."""
+        where = cls(file)
+        object.__setattr__(where, "_find", find)
+        object.__setattr__(where, "_path", path)
+        return where
+
+    @property
+    def line(self) -> int | None:
+        find = self._find
+        if find is not None:
+            object.__setattr__(self, "_line", find(self._path))
+            object.__setattr__(self, "_find", None)
+        return self._line
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Where is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Where is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Where):
+            return NotImplemented
+        return (self.file, self.line) == (other.file, other.line)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line))
+
+    def __repr__(self) -> str:
+        return f"Where(file={self.file!r}, line={self.line!r})"
+
+    def __reduce__(self) -> tuple[type[Where], tuple[str, int | None]]:
+        # Copied or pickled resolved: `find` belongs to the loader that read the file.
+        return (Where, (self.file, self.line))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
@@ -127,17 +183,27 @@ class Warning_:
 
 @dataclass(frozen=True)
 class OkrSet:
-    """Every cycle, objective and key result of all mapping files, validated together."""
+    """Every cycle, objective and key result of all mapping files, validated together.
+
+    `lint` finds the best-practice warnings; it runs when `warnings` is first read (by
+    `validate`), since sorting them needs the line of every record they name, and finding
+    lines costs a scan of each file that a sync or a status never needs.
+    """
 
     cycles: dict[str, Cycle]
     objectives: dict[str, Objective]
-    warnings: tuple[Warning_, ...] = ()
+    lint: Callable[[OkrSet], Sequence[Warning_]] | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def warnings(self) -> tuple[Warning_, ...]:
+        """The best-practice findings, in file and line order (none without `lint`)."""
+        return tuple(self.lint(self)) if self.lint is not None else ()
 
     @cached_property
     def key_results(self) -> dict[str, KeyResult]:
-        """Every key result by id, built once: a cycle asks for it a few times per alert and per KR.
+        """Every key result by id: built once, as a sync looks one up for each of its alerts.
 
-        The same dict is handed out each time, so it is read, never changed.
+        The dict is shared by every caller: read it, never change it.
         """
         return {kr.id: kr for o in self.objectives.values() for kr in o.key_results}
 

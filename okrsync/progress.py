@@ -57,7 +57,6 @@ from okrsync.rollup import (
     burn_up_window,
     roll_up,
 )
-from okrsync.statusview import status_document
 from okrsync.store import (
     KrValue,
     SourceState,
@@ -518,6 +517,8 @@ def status_for(
     settings: Any, okrs: OkrSet, engine: Any, *, moment: datetime, cycle: str | None
 ) -> dict[str, Any]:
     """Roll up from the store and build the `status` document (SPEC §4)."""
+    from okrsync.statusview import status_document  # its tables are for `status`, not a sync
+
     with session(engine) as db:
         rollup, gathered = compute(db, okrs, settings, today=local_day(moment, settings.okrsync.tz))
         states = {s.name: s for s in db.execute(select(SourceState)).scalars()}

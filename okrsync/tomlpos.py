@@ -30,26 +30,51 @@ from okrsync.errors import InputError, Problem
 KeyPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# The scanner's hot paths, each one regex match instead of a loop over characters.
+_SPACE = re.compile(r"[ \t]*")
+_BARE_KEYS = re.compile(r"[ \t]*([A-Za-z0-9_-]+(?:[ \t]*\.[ \t]*[A-Za-z0-9_-]+)*)[ \t]*")
+_DOT_SPACE = re.compile(r"[ \t]*\.[ \t]*")
+# `key = "text"` or `key = 12`, alone on its line (a comment aside): most of a mappings file.
+_SIMPLE_KEY_VALUE = re.compile(
+    r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*(?:"[^"\\\n]*"|[^\s"\'\[{#,\]}][^\n,\]}#]*)[ \t]*(?:#[^\n]*)?(?=\r?\n|\Z)'
+)
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+_BASIC_STRING = re.compile(r'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"', re.DOTALL)
+_SCALAR = re.compile(r"[^\n,\]}#]*")
 _AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 class TomlPositions:
-    """The line of every key path of one TOML text; build once, query many times."""
+    """The line of every key path of one TOML text; build once, query many times.
+
+    The text is scanned on the first query, not before: a loader can hand out positions
+    (`okrsync.okrs.Where.later`) for every record, and a run that shows no message never
+    pays for the scan.
+    """
 
     def __init__(self, text: str) -> None:
-        self._lines: dict[KeyPath, int] = {}
-        scanner = _Scanner(text, self._lines)
-        try:
-            scanner.scan()
-        except _ScanError:
-            # Best effort: a text tomllib rejected still yields the lines seen so far.
-            pass
+        self._text = text
+        self._index: dict[KeyPath, int] | None = None
+
+    @property
+    def _lines(self) -> dict[KeyPath, int]:
+        if self._index is None:
+            lines: dict[KeyPath, int] = {}
+            try:
+                _Scanner(self._text, lines).scan()
+            except _ScanError:
+                # Best effort: a text tomllib rejected still yields the lines seen so far.
+                pass
+            # Set whole once filled: two threads asking at once at worst both scan.
+            self._index = lines
+        return self._index
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """Return the 1-based line of `path`, or of its nearest written ancestor."""
+        lines = self._lines
         key = tuple(path)
         while key:
-            line = self._lines.get(key)
+            line = lines.get(key)
             if line is not None:
                 return line
             key = key[:-1]
@@ -131,12 +156,17 @@ class _ScanError(Exception):
 
 
 class _Scanner:
-    """A small TOML walker that records key lines; values are skipped, never decoded."""
+    """A small TOML walker that records key lines; values are skipped, never decoded.
+
+    Positions only move forward, so the current line is counted when asked, from where it
+    was last counted (`str.count` over the span), rather than on every step.
+    """
 
     def __init__(self, text: str, lines: dict[KeyPath, int]) -> None:
         self.text = text
         self.pos = 0
-        self.line = 1
+        self._line = 1
+        self._counted = 0  # self._line is the line of this offset
         self.lines = lines
         self.table: KeyPath = ()
         # Concrete path of each array of tables -> how many elements it has so far.
@@ -151,31 +181,29 @@ class _Scanner:
     def startswith(self, s: str) -> bool:
         return self.text.startswith(s, self.pos)
 
+    @property
+    def line(self) -> int:
+        """The 1-based line of the current position."""
+        if self.pos > self._counted:
+            self._line += self.text.count("\n", self._counted, self.pos)
+            self._counted = self.pos
+        return self._line
+
     def advance(self, n: int = 1) -> None:
-        chunk = self.text[self.pos : self.pos + n]
-        self.line += chunk.count("\n")
         self.pos += n
 
     def skip_space(self) -> None:
         """Skip spaces and tabs on the current line."""
-        while self.peek() in (" ", "\t"):
-            self.advance()
+        self.pos = _skip(_SPACE, self.text, self.pos)
 
     def skip_comment(self) -> None:
         if self.peek() == "#":
             end = self.text.find("\n", self.pos)
-            self.advance((len(self.text) if end < 0 else end) - self.pos)
+            self.pos = len(self.text) if end < 0 else end
 
     def skip_blank(self) -> None:
         """Skip whitespace, newlines and comments (between statements, inside arrays)."""
-        while True:
-            c = self.peek()
-            if c in (" ", "\t", "\r", "\n"):
-                self.advance()
-            elif c == "#":
-                self.skip_comment()
-            else:
-                return
+        self.pos = _skip(_BLANK, self.text, self.pos)
 
     def record(self, path: KeyPath, line: int) -> None:
         self.lines.setdefault(path, line)
@@ -187,7 +215,11 @@ class _Scanner:
             self.skip_blank()
             if self.pos >= len(self.text):
                 return
-            if self.startswith("[["):
+            simple = _SIMPLE_KEY_VALUE.match(self.text, self.pos)
+            if simple is not None:
+                self.record((*self.table, simple[1]), self.line)
+                self.pos = simple.end()
+            elif self.startswith("[["):
                 self.header(array=True)
             elif self.peek() == "[":
                 self.header(array=False)
@@ -236,6 +268,11 @@ class _Scanner:
 
     def keys(self) -> list[str]:
         """Read a dotted key (`a."b.c".d`) into its parts."""
+        # Most keys are bare (`id`, `objective.key_result`): one match reads them whole.
+        match = _BARE_KEYS.match(self.text, self.pos)
+        if match is not None and not self.text.startswith(".", match.end()):
+            self.pos = match.end()
+            return _DOT_SPACE.split(match[1])
         parts: list[str] = []
         while True:
             self.skip_space()
@@ -275,26 +312,17 @@ class _Scanner:
             self.inline_table(path)
         else:
             # Numbers, booleans, dates and times: they hold none of these delimiters.
-            while self.peek() not in ("", "\n", ",", "]", "}", "#"):
-                self.advance()
+            self.pos = _skip(_SCALAR, self.text, self.pos)
 
     def basic_string(self) -> str:
-        self.advance()  # opening quote
-        out: list[str] = []
-        while True:
-            c = self.peek()
-            if c in ("", "\n"):
-                raise _ScanError
-            if c == "\\":
-                out.append(self.text[self.pos : self.pos + 2])
-                self.advance(2)
-                continue
-            self.advance()
-            if c == '"':
-                # Keys with escapes are rare; decode them the way TOML does.
-                raw = "".join(out)
-                return _unescape(raw) if "\\" in raw else raw
-            out.append(c)
+        """Read a one-line "string" (an escape may be any two characters); end at its closing quote."""
+        match = _BASIC_STRING.match(self.text, self.pos)
+        if match is None:
+            raise _ScanError  # unclosed on its line
+        self.pos = match.end()
+        raw = match[1]
+        # Keys with escapes are rare; decode them the way TOML does.
+        return _unescape(raw) if "\\" in raw else raw
 
     def literal_string(self) -> str:
         end = self.text.find("'", self.pos + 1)
@@ -332,12 +360,15 @@ class _Scanner:
                 return
             if self.peek() == "":
                 raise _ScanError
+            start = self.pos
             self.record(path + (index,), self.line)
             self.value(path + (index,))
             index += 1
             self.skip_blank()
             if self.peek() == ",":
                 self.advance()
+            elif self.pos == start:
+                raise _ScanError  # `[1, }]`: no value read, so the next turn would read none either
 
     def inline_table(self, path: KeyPath) -> None:
         self.advance()  # {
@@ -352,6 +383,12 @@ class _Scanner:
             self.skip_blank()
             if self.peek() == ",":
                 self.advance()
+
+
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Return where `pattern`, which may match nothing, stops matching from `pos`."""
+    match = pattern.match(text, pos)
+    return match.end() if match is not None else pos
 
 
 def _unescape(raw: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +11,9 @@ import pytest
 
 from okrsync.errors import ConfigError, InputError, MappingError
 from okrsync.mappings import load_okrs
+from okrsync.okrs import Where
 from okrsync.settings import load_settings
+from okrsync.tomlpos import KeyPath
 
 CONFIG = """\
 [sources.github]
@@ -521,3 +525,48 @@ def test_a_quoted_iso_date_is_accepted(project: Path) -> None:
     okrs = load(project, {"a.toml": CYCLE.replace("start = 2026-10-01", 'start = "2026-10-01"')})
 
     assert okrs.cycles["2026-Q4"].start == date(2026, 10, 1)
+
+
+# -- positions, found when a message needs them (issue 9: process start) ----------------------
+
+
+def test_positions_come_from_the_text_as_loaded_even_when_shown_later(project: Path) -> None:
+    # Lines are found on first use (Where.later); the file as it was read decides them, so a
+    # message shown after the file changed on disk still points where the record was.
+    okrs = load(project, {"a.toml": HEAD + "baseline = 0\n"})
+    (project / "mappings" / "a.toml").write_text("\n" * 40 + HEAD)
+
+    assert str(okrs.objectives["ENG-1"].where) == "mappings/a.toml:5"
+    assert str(okrs.key_results["ENG-1.1"].where) == "mappings/a.toml:9"
+    assert [str(w) for w in okrs.warnings][0].startswith("mappings/a.toml:9: key_result ENG-1.1: ")
+
+
+def test_a_later_position_is_found_once_when_first_shown() -> None:
+    asked: list[KeyPath] = []
+
+    def find(path: KeyPath) -> int:
+        asked.append(path)
+        return 7
+
+    where = Where.later("a.toml", find, ("objective", 0))
+
+    assert asked == []
+    assert str(where) == "a.toml:7"
+    assert (where.line, where == Where("a.toml", 7), hash(where) == hash(Where("a.toml", 7))) == (
+        7,
+        True,
+        True,
+    )
+    assert repr(where) == "Where(file='a.toml', line=7)"
+    assert asked == [("objective", 0)]
+    with pytest.raises(AttributeError):
+        where.file = "b.toml"
+    assert copy.deepcopy(where) == pickle.loads(pickle.dumps(where)) == Where("a.toml", 7)
+
+
+def test_key_results_are_indexed_once_per_set(project: Path) -> None:
+    # A first sync looks a KR up for each of its ~2,000 alerts: the index is built once.
+    okrs = load(project, {"company.toml": COMPANY, "eng.toml": FULL})
+
+    assert okrs.key_results is okrs.key_results
+    assert list(okrs.key_results) == ["CO-1.1", "ENG-1.1", "ENG-1.2"]

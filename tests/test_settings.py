@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tomllib
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -531,6 +534,69 @@ source = 'jira'
 )
 def test_line_of_finds_nested_keys_or_the_enclosing_table(path: tuple[str | int, ...], line: int) -> None:
     assert line_of(POSITIONS, path) == line
+
+
+# Statements the scanner reads in one step (`key = value` alone on its line, a comment aside)
+# beside ones it must not: a value going on past its line, inline tables, dotted and quoted keys.
+ONE_STEP = """\
+a = 1 # a comment
+b = "x # no comment" # a comment
+c = "an \\" escaped quote"
+[t]
+d = 2026-10-01T09:00:00Z
+e = [1,
+  2]
+f = { g = "h" }
+i = \"\"\"
+j = "not a key"
+\"\"\"
+k.l = 'm'
+"n" = 3
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (("a",), 1),
+        (("b",), 2),
+        (("c",), 3),
+        (("t", "d"), 5),
+        (("t", "e", 1), 7),
+        (("t", "f", "g"), 8),
+        (("t", "i"), 9),
+        (("t", "j"), 4),
+        (("t", "k", "l"), 12),
+        (("t", "n"), 13),
+    ],
+)
+def test_line_of_reads_one_line_statements_and_the_rest_alike(
+    path: tuple[str | int, ...], line: int, newline: str
+) -> None:
+    assert tomllib.loads(ONE_STEP.replace("\n", newline))  # valid TOML, as line_of expects
+    assert line_of(ONE_STEP.replace("\n", newline), path) == line
+
+
+# In a child with 1 GB of address space: a scanner that loops on the broken array fails the
+# test (MemoryError or timeout) instead of eating the machine's memory.
+BROKEN_ARRAY = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from okrsync.tomlpos import line_of
+text = 'a = 1\\nx = [1, }]\\ny = 2\\n'
+print(line_of(text, ("x", 0)), line_of(text, ("y",)))
+"""
+
+
+def test_line_of_a_text_tomllib_rejects_stops_at_the_break() -> None:
+    # `}` inside an array is no value and no separator: the scan keeps what it saw (x[0] on
+    # line 2) and stops, so `y` falls back to the root table's line 1.
+    done = subprocess.run(
+        [sys.executable, "-c", BROKEN_ARRAY], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert (done.returncode, done.stdout.split()) == (0, ["2", "1"]), done.stderr[-500:]
 
 
 # -- shipped files --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 A structural guard, not a timing: each command runs in a fresh Python process, which then
 reports the modules it imported. `status` on a migrated database must not touch Alembic,
 the tracker clients, the alert channels' HTTP libraries, the metrics library or the
-simulators; a nothing-changed `sync` of a GitHub-only install loads PyGithub but not `jira`.
+simulators; a nothing-changed `sync` of a GitHub-only install loads PyGithub but not `jira`,
+nor, without an alert channel or write-back, the digest or the write-back package; on SQLite
+no process loads SQLAlchemy's PostgreSQL dialect, and `validate` loads no SQLAlchemy at all.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ HEAVY = (
     "okrsync.daemon",
     "okrsync.server",
 )
+# Loaded only by a cycle that uses them: a digest needs a channel, write-back a source opting in.
+CYCLE_EXTRAS = ("okrsync.digest", "okrsync.writeback", "okrsync.statusview")
+POSTGRESQL_DIALECT = ("sqlalchemy.dialects.postgresql",)
 LOG_CHANNEL = """
 [alerts.channels.console]
 type = "log"
@@ -115,6 +120,7 @@ def test_status_on_a_synced_database_loads_no_heavy_library(
         modules = run_probe(tmp_path, "--config", str(project.config), *args)["modules"]
 
         assert loaded(modules, HEAVY) == [], args
+        assert loaded(modules, ("okrsync.digest", "okrsync.writeback")) == [], args
         assert "okrsync.progress" in modules  # it did compute the status
 
 
@@ -134,3 +140,32 @@ def test_a_nothing_changed_sync_loads_only_the_tracker_it_polls(
     assert loaded(modules, ("github", "requests")) == ["github", "requests"]
     assert loaded(modules, ("alembic", "jira", "httpx", "apprise", "prometheus_client")) == []
     assert loaded(modules, ("okrsync.sandbox", "okrsync.daemon")) == []
+    assert "okrsync.digest" in modules  # the log channel is configured: a digest may be due
+
+
+def test_a_sync_without_channels_or_write_back_loads_neither(
+    sim: GitHubSim, tmp_path: Path, database_url: str
+) -> None:
+    project = write_project(tmp_path, database_url=database_url, github_url=sim.url, token=TOKEN)
+    project.engine.dispose()
+
+    modules = run_probe(tmp_path, "--config", str(project.config), "sync")["modules"]
+
+    assert "okrsync.engine" in modules  # it did run a cycle
+    assert loaded(modules, CYCLE_EXTRAS) == []
+    if database_url.startswith("sqlite"):
+        assert loaded(modules, POSTGRESQL_DIALECT) == []
+
+
+def test_validate_of_a_sqlite_config_loads_no_database_library(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    sqlite_url = f"sqlite:///{project / 'okrsync.db'}"
+    write_project(
+        project, database_url=sqlite_url, github_url="http://127.0.0.1:9", token=TOKEN
+    ).engine.dispose()
+
+    modules = run_probe(tmp_path, "--config", str(project / "config.toml"), "validate")["modules"]
+
+    assert "okrsync.mappings" in modules  # it did read the mappings
+    assert loaded(modules, ("sqlalchemy", "sqlmodel", "okrsync.store", *HEAVY)) == []
