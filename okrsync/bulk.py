@@ -35,16 +35,32 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from okrsync.writebehind import WriteBehind
+
 IN_CHUNK = 500  # values in one `IN (…)`: SQLite allows 32,766 parameters, older builds 999
 
 
 class Bulk:
     """Plain SQL and the driver's `executemany` for one session; SQLite and PostgreSQL."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, write_behind: bool = False) -> None:
+        """`write_behind`: on PostgreSQL run inserts on a thread (okrsync.writebehind); call `flush`
+        before anything else reads or ends the transaction, and `close` when done."""
         self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
+        self.behind = WriteBehind("okrsync-write-behind") if write_behind and not self.sqlite else None
+
+    def flush(self) -> None:
+        """Wait for the inserts handed to the write-behind thread (nothing without one)."""
+        if self.behind is not None:
+            self.behind.flush()
+
+    def close(self) -> None:
+        """Stop the write-behind thread, if any, once what it holds has run."""
+        if self.behind is not None:
+            self.behind.close()
+            self.behind = None
 
     def cursor(self) -> Any:
         """Return a DB-API cursor on the session's connection (its transaction included)."""
@@ -132,8 +148,12 @@ class Bulk:
             f"INSERT INTO {table.name} ({names}) SELECT {selected}"
             f" FROM json_to_recordset(%s::json) AS u({record}) {conflict}"
         ).rstrip()
-        page = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
-        self.cursor().execute(sql, (page.decode(),))
+        page = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+        cursor = self.cursor()
+        if self.behind is None:
+            cursor.execute(sql, (page,))
+        else:
+            self.behind.submit(lambda: cursor.execute(sql, (page,)))
 
     def select_in(
         self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]
@@ -149,6 +169,7 @@ class Bulk:
 
     def _in_chunks(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
         """Run `… column IN (…)` 500 values at a time (SQLite limits a statement's parameters)."""
+        self.flush()
         cursor = self.cursor()
         for start in range(0, len(values), IN_CHUNK):
             part = values[start : start + IN_CHUNK]
@@ -158,6 +179,7 @@ class Bulk:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows (none for a statement without a result)."""
+        self.flush()
         cursor = self.cursor()
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []

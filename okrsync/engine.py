@@ -414,8 +414,10 @@ def poll_source(
                 run.progress.listener = lambda: hook(_snapshot(run, outcome))
             try:
                 _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
+                writer.flush()
             finally:
                 run.close()
+                writer.close()  # its thread idle before the commit or the rollback below
             state.cursor = run.cursor
             state.kind = kind
             state.last_attempt = now
@@ -466,6 +468,8 @@ def _store_batches(
 ) -> None:
     """Write each batch of a poll as it arrives: milestones, then issues, then removals."""
     for batch in run.batches():
+        if batch.milestones or batch.complete or batch.removed_milestones:
+            writer.flush()  # the session is used directly below: the issue writes first
         save_milestones(
             db,
             outcome.name,

@@ -55,7 +55,8 @@ def test_tricky_rows_read_back_exactly_on_both_engines(database_url: str) -> Non
         writer = IssueWriter(db, "github", label_prefix="kr:")
         assert writer.save(written) == len(written)
         writer.save(written[:2])  # a repeat in the same poll: an update, not a duplicate
-        db.commit()
+        db.commit()  # PostgreSQL writes one statement behind: the commit waits for them
+        writer.close()
     with session(engine) as db:
         stored = {i.key: i for i in db.execute(select(TrackerIssue)).scalars()}
         memberships = db.execute(select(IssueMilestone.issue_key)).scalars().all()
