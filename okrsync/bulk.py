@@ -169,6 +169,8 @@ class Bulk:
 
     def _in_chunks(self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
         """Run `… column IN (…)` 500 values at a time (SQLite limits a statement's parameters)."""
+        if not values:
+            return  # no statement: nothing to wait for (a first sync's pages remove nothing)
         self.flush()
         cursor = self.cursor()
         for start in range(0, len(values), IN_CHUNK):
