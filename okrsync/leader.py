@@ -16,9 +16,11 @@ not send an alert twice.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import weakref
 import zlib
 from pathlib import Path
 from typing import IO, Protocol
@@ -74,6 +76,11 @@ class FileLock:
         self.path = path
         self.description = f"file lock {path}"
         self._file: IO[bytes] | None = None
+        # A forked child (a poll's fetch helper) would share the lock's open file, and so keep
+        # the lock alive after this process died, until it ended too: it closes its copy.
+        # Closing, not unlocking: the flock stays with this process's descriptor.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _close_in_child(ref))
 
     def acquire(self) -> bool:
         if self._file is not None:
@@ -101,6 +108,18 @@ class FileLock:
             self._file.close()
             self._file = None
 
+    def forget(self) -> None:
+        """Close this process's descriptor without unlocking (a forked child's copy)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _close_in_child(ref: weakref.ref[FileLock] | weakref.ref[PostgresLock]) -> None:
+    lock = ref()
+    if lock is not None:
+        lock.forget()
+
 
 class PostgresLock:
     """A session-level advisory lock on a connection of its own."""
@@ -110,6 +129,19 @@ class PostgresLock:
         self._engine = create_engine(url, poolclass=NullPool)
         self._connection: Connection | None = None
         self.description = f"PostgreSQL advisory lock on {make_url(url).render_as_string(hide_password=True)}"
+        # As for FileLock: a forked helper must not keep the lock's session open after this
+        # process died. It closes its copy of the socket, sending nothing on it.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _close_in_child(ref))
+
+    def forget(self) -> None:
+        """Close this process's copy of the lock's socket, silently (a forked child's copy)."""
+        if self._connection is not None:
+            raw = self._connection.connection.dbapi_connection
+            if raw is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    os.close(raw.fileno())
+            self._connection = None
 
     def acquire(self) -> bool:
         if self._connection is not None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 import zlib
@@ -194,3 +198,73 @@ def test_two_daemons_elect_one_leader_and_the_follower_takes_over_when_it_is_kil
         for process in started:
             process.stop()
         sim.stop()
+
+
+LEADER_WITH_A_FORKED_HELPER = """
+import os, sys, time
+from pathlib import Path
+from okrsync.leader import FileLock
+lock = FileLock(Path(sys.argv[1]))
+assert lock.acquire()
+helper = os.fork()
+if helper == 0:  # a fetch helper, still busy when its parent dies
+    time.sleep(30)
+    os._exit(0)
+print(helper, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_sqlite_leader_frees_the_lock_though_a_helper_it_forked_lives_on(tmp_path: Path) -> None:
+    path = tmp_path / "okrsync.db.lock"
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEADER_WITH_A_FORKED_HELPER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert leader.stdout is not None
+    helper = int(leader.stdout.readline())
+    try:
+        assert not FileLock(path).acquire()  # the leader holds it
+        leader.kill()
+        leader.wait()
+        follower = FileLock(path)
+        deadline = time.monotonic() + 5
+        while not follower.acquire():
+            assert time.monotonic() < deadline, "the helper's inherited descriptor kept the lock"
+            time.sleep(0.05)
+        follower.release()
+    finally:
+        os.kill(helper, signal.SIGKILL)
+
+
+PG_LEADER_WITH_A_FORKED_HELPER = """
+import os, sys, time
+from okrsync.leader import PostgresLock
+lock = PostgresLock(sys.argv[1])
+assert lock.acquire()
+helper = os.fork()
+if helper == 0:  # a fetch helper, still busy when its parent dies
+    time.sleep(30)
+    os._exit(0)
+print(helper, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_postgres_leader_frees_the_lock_though_a_helper_it_forked_lives_on(pg_url: str) -> None:
+    leader = subprocess.Popen(
+        [sys.executable, "-c", PG_LEADER_WITH_A_FORKED_HELPER, pg_url], stdout=subprocess.PIPE, text=True
+    )
+    assert leader.stdout is not None
+    helper = int(leader.stdout.readline())
+    follower = PostgresLock(pg_url)
+    try:
+        assert not follower.acquire()  # the leader holds it
+        leader.kill()
+        leader.wait()
+        deadline = time.monotonic() + 5
+        while not follower.acquire():
+            assert time.monotonic() < deadline, "the helper's inherited socket kept the session"
+            time.sleep(0.05)
+    finally:
+        follower.release()
+        os.kill(helper, signal.SIGKILL)
