@@ -203,8 +203,8 @@ def test_two_daemons_elect_one_leader_and_the_follower_takes_over_when_it_is_kil
 LEADER_WITH_A_FORKED_HELPER = """
 import os, sys, time
 from pathlib import Path
-from okrsync.leader import FileLock
-lock = FileLock(Path(sys.argv[1]))
+from okrsync.leader import FileLock, PostgresLock
+lock = FileLock(Path(sys.argv[2])) if sys.argv[1] == "file" else PostgresLock(sys.argv[2])
 assert lock.acquire()
 helper = os.fork()
 if helper == 0:  # a fetch helper, still busy when its parent dies
@@ -215,56 +215,32 @@ time.sleep(60)
 """
 
 
-def test_a_killed_sqlite_leader_frees_the_lock_though_a_helper_it_forked_lives_on(tmp_path: Path) -> None:
-    path = tmp_path / "okrsync.db.lock"
+def assert_freed_though_a_forked_helper_lives_on(
+    kind: str, where: str, follower: FileLock | PostgresLock
+) -> None:
+    """Kill a leader whose forked helper lives on: the follower gets the lock within 5 s."""
     leader = subprocess.Popen(
-        [sys.executable, "-c", LEADER_WITH_A_FORKED_HELPER, str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LEADER_WITH_A_FORKED_HELPER, kind, where], stdout=subprocess.PIPE, text=True
     )
     assert leader.stdout is not None
     helper = int(leader.stdout.readline())
-    try:
-        assert not FileLock(path).acquire()  # the leader holds it
-        leader.kill()
-        leader.wait()
-        follower = FileLock(path)
-        deadline = time.monotonic() + 5
-        while not follower.acquire():
-            assert time.monotonic() < deadline, "the helper's inherited descriptor kept the lock"
-            time.sleep(0.05)
-        follower.release()
-    finally:
-        os.kill(helper, signal.SIGKILL)
-
-
-PG_LEADER_WITH_A_FORKED_HELPER = """
-import os, sys, time
-from okrsync.leader import PostgresLock
-lock = PostgresLock(sys.argv[1])
-assert lock.acquire()
-helper = os.fork()
-if helper == 0:  # a fetch helper, still busy when its parent dies
-    time.sleep(30)
-    os._exit(0)
-print(helper, flush=True)
-time.sleep(60)
-"""
-
-
-def test_a_killed_postgres_leader_frees_the_lock_though_a_helper_it_forked_lives_on(pg_url: str) -> None:
-    leader = subprocess.Popen(
-        [sys.executable, "-c", PG_LEADER_WITH_A_FORKED_HELPER, pg_url], stdout=subprocess.PIPE, text=True
-    )
-    assert leader.stdout is not None
-    helper = int(leader.stdout.readline())
-    follower = PostgresLock(pg_url)
     try:
         assert not follower.acquire()  # the leader holds it
         leader.kill()
         leader.wait()
         deadline = time.monotonic() + 5
         while not follower.acquire():
-            assert time.monotonic() < deadline, "the helper's inherited socket kept the session"
+            assert time.monotonic() < deadline, "the helper's inherited copy kept the lock"
             time.sleep(0.05)
     finally:
         follower.release()
         os.kill(helper, signal.SIGKILL)
+
+
+def test_a_killed_sqlite_leader_frees_the_lock_though_a_helper_it_forked_lives_on(tmp_path: Path) -> None:
+    path = tmp_path / "okrsync.db.lock"
+    assert_freed_though_a_forked_helper_lives_on("file", str(path), FileLock(path))
+
+
+def test_a_killed_postgres_leader_frees_the_lock_though_a_helper_it_forked_lives_on(pg_url: str) -> None:
+    assert_freed_though_a_forked_helper_lives_on("postgres", pg_url, PostgresLock(pg_url))

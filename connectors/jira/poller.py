@@ -87,8 +87,6 @@ _MAX_UNCONFIRMED = 100  # more missing keys than this, and over half the project
 
 FORK_AFTER_PAGES = 4  # a search longer than this goes on in a forked child (_classified_pages)
 
-_Read = tuple[str, datetime | None, Classified]  # an issue's key, its `updated`, its classification
-
 
 @dataclass(frozen=True)
 class _SearchDone:
@@ -98,7 +96,7 @@ class _SearchDone:
     waited: float
 
 
-_Helped = list[_Read] | _SearchDone
+_Helped = list[Classified] | _SearchDone
 
 
 def changed_issue_searches(
@@ -403,10 +401,12 @@ class JiraPoller:
         met: set[str] = set()
         for classified in stream:
             yield self._batch_of(poll, classified)
-            met.update(item.project for _key, _updated, item in classified)
+            met.update(item.project for item in classified)
             poll.run.progress.reach(max(0, len(met) - len(searches)))
 
-    def _classified_pages(self, poll: _Poll, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[_Read]]:
+    def _classified_pages(
+        self, poll: _Poll, pages: Iterator[list[dict[str, Any]]]
+    ) -> Iterator[list[Classified]]:
         """Classify a search's pages: the first few here, the rest in a forked child.
 
         A small search (a steady poll) is read here, page by page. A long one (a first sync:
@@ -424,7 +424,7 @@ class JiraPoller:
             yield self._classify_page(poll, page)
         yield from self._read_by_helpers(poll, [lambda: pages])
 
-    def _classified_at_once(self, poll: _Poll, searches: list[str]) -> Iterator[list[_Read]]:
+    def _classified_at_once(self, poll: _Poll, searches: list[str]) -> Iterator[list[Classified]]:
         """Run the searches at once, each in a forked child, and take their pages in turn."""
 
         def pages_of(jql: str) -> Callable[[], Iterator[list[dict[str, Any]]]]:
@@ -435,7 +435,7 @@ class JiraPoller:
 
     def _read_by_helpers(
         self, poll: _Poll, searches: list[Callable[[], Iterator[list[dict[str, Any]]]]]
-    ) -> Iterator[list[_Read]]:
+    ) -> Iterator[list[Classified]]:
         """Read and classify each search's pages in a child of its own; yield pages in turn.
 
         Each child drops the client's pooled connections first (they are this process's
@@ -521,27 +521,26 @@ class JiraPoller:
         """Turn one page of raw issues into a batch: epics as milestones, the rest as issues."""
         return self._batch_of(poll, self._classify_page(poll, page))
 
-    def _classify_page(self, poll: _Poll, page: list[dict[str, Any]]) -> list[_Read]:
+    def _classify_page(self, poll: _Poll, page: list[dict[str, Any]]) -> list[Classified]:
         """Classify each raw issue of a page (no store access once the memberships are read)."""
-        read = []
-        for raw in page:
-            key = str(raw["key"])
-            updated = parse_time((raw.get("fields") or {}).get("updated"))
-            item = classify(
+        return [
+            classify(
                 raw,
                 site_url=self.url,
                 site=self._site,
                 excluded_resolutions=self.excluded_resolutions,
-                jql_keys=self._jql_keys(poll, key, updated),
+                jql_keys=self._jql_keys(
+                    poll, str(raw["key"]), parse_time((raw.get("fields") or {}).get("updated"))
+                ),
             )
-            read.append((key, updated, item))
-        return read
+            for raw in page
+        ]
 
-    def _batch_of(self, poll: _Poll, read: list[_Read]) -> Batch:
+    def _batch_of(self, poll: _Poll, classified: list[Classified]) -> Batch:
         """Make the batch of classified issues, noting each as seen."""
         batch = Batch()
-        for key, updated, item in read:
-            poll.saw(key, updated)
+        for item in classified:
+            poll.saw(item.key, item.updated_at)
             self._add(poll, batch, item)
         return batch
 
