@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import multiprocessing
 import os
 import pickle
@@ -159,6 +160,9 @@ def _child(produce: Callable[[], Iterable[Any]], writer: Connection) -> None:
     # Python functions working on the parent's state, meaningless here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # What was inherited lives as long as the child and is never garbage here: out of the
+    # collector's sight, collections stay small and leave the shared pages unwritten.
+    gc.freeze()
     for reader in list(_readers):
         with contextlib.suppress(OSError):
             reader.close()

@@ -26,7 +26,7 @@ with everything else of the poll.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -119,6 +119,38 @@ class Bulk:
         """Insert rows, skipping any whose key is already there."""
         self._insert(model, columns, rows, "ON CONFLICT DO NOTHING")
 
+    def insert_fresh(
+        self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows whose keys the caller knows are not stored; on PostgreSQL by `COPY`.
+
+        `COPY` skips the planning and the conflict checks of an `INSERT … SELECT … ON CONFLICT`:
+        half the server's work (50,000 issues with their memberships: 0.85 → 0.47 s of server
+        CPU, the client's about the same). A key that is there after all fails the statement,
+        and so the transaction, as `insert` does: pass only keys looked up in this transaction.
+        """
+        if not rows:
+            return
+        if self.sqlite:
+            self.insert(model, columns, rows)
+            return
+        sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"  # type: ignore[attr-defined]
+        cursor = self.cursor()
+
+        def copy() -> None:
+            with cursor.copy(sql) as copying:
+                for row in rows:
+                    copying.write_row(row)
+
+        self._run(copy)
+
+    def _run(self, statement: Callable[[], None]) -> None:
+        """Run a write now, or hand it to the write-behind thread when there is one."""
+        if self.behind is None:
+            statement()
+        else:
+            self.behind.submit(statement)
+
     def _insert(
         self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: str
     ) -> None:
@@ -150,10 +182,7 @@ class Bulk:
         ).rstrip()
         page = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
         cursor = self.cursor()
-        if self.behind is None:
-            cursor.execute(sql, (page,))
-        else:
-            self.behind.submit(lambda: cursor.execute(sql, (page,)))
+        self._run(lambda: cursor.execute(sql, (page,)))
 
     def select_in(
         self, sql_before_in: str, params: Sequence[Any], values: Sequence[Any]

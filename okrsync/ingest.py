@@ -109,7 +109,8 @@ class IssueWriter:
             unknown = [key for key in newest if key not in known]
             sql = f"SELECT key, updated_at FROM issue WHERE source = {bulk.mark} AND key IN"
             known.update(dict(bulk.select_in(sql, (source,), unknown)))
-        rows = []
+        rows: list[tuple[Any, ...]] = []  # keys stored before, or written earlier in this poll
+        fresh_rows: list[tuple[Any, ...]] = []  # keys new to the store
         changed = 0
         for r in newest.values():
             kr_ids = kr_ids_from_labels(r.labels, self.label_prefix)
@@ -119,7 +120,7 @@ class IssueWriter:
             self._written[r.key] = updated_at
             if r.node_id:
                 self.node_keys[r.node_id] = r.key
-            rows.append(
+            (rows if r.key in known else fresh_rows).append(
                 (
                     source,
                     r.key,
@@ -141,6 +142,7 @@ class IssueWriter:
                     self.in_progress(r),
                 )
             )
+        bulk.insert_fresh(TrackerIssue, ISSUE_COLUMNS, fresh_rows)
         bulk.upsert(TrackerIssue, ISSUE_COLUMNS, ("source", "key"), rows)
         self._replace_memberships(newest, known)
         if len(self._written) >= self._analyze_at and not bulk.sqlite:
@@ -187,15 +189,23 @@ class IssueWriter:
             self.bulk.execute(f"ANALYZE {table}")
 
     def _replace_memberships(self, newest: dict[str, IssueRecord], known: dict[str, Any]) -> None:
-        """Replace the milestone memberships of issues seen before; a new issue has none."""
+        """Replace the milestone memberships of issues seen before; a new issue has none.
+
+        A new issue's memberships are new rows too (memberships are only ever removed together
+        with their issue, in `remove`), so they go in without conflict checks (`insert_fresh`).
+        """
         bulk, source = self.bulk, self.source
         # Replaced even when `updated_at` did not move: a JQL set's membership changes without
         # an edit (a version released), and okrsync, not the tracker, decides it.
         stale = [key for key in newest if key in known]
         sql = f"DELETE FROM issue_milestone WHERE source = {bulk.mark} AND issue_key IN"
         bulk.delete_in(sql, (source,), stale)
-        rows = [(source, r.key, m) for r in newest.values() for m in sorted(set(r.milestone_keys))]
-        bulk.insert_new(IssueMilestone, ("source", "issue_key", "milestone_key"), rows)
+        columns = ("source", "issue_key", "milestone_key")
+        rows: dict[bool, list[tuple[str, str, str]]] = {True: [], False: []}
+        for r in newest.values():
+            rows[r.key in known].extend((source, r.key, m) for m in sorted(set(r.milestone_keys)))
+        bulk.insert_fresh(IssueMilestone, columns, rows[False])
+        bulk.insert_new(IssueMilestone, columns, rows[True])
 
     def remove(self, keys: Sequence[str]) -> None:
         """Forget issues the tracker says are gone."""

@@ -7,7 +7,8 @@ breaks, non-ASCII, microseconds, nulls, floats, booleans and label lists.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -75,3 +76,38 @@ def test_tricky_rows_read_back_exactly_on_both_engines(database_url: str) -> Non
         assert row.done_at == record.done_at
         assert row.node_id == record.node_id
         assert row.in_progress is False
+
+
+def test_a_page_of_new_and_stored_keys_writes_each_once_on_both_engines(database_url: str) -> None:
+    """New keys go in without conflict checks (PostgreSQL: COPY), stored ones are updated, and
+    the memberships of the stored ones are replaced, not added to."""
+    engine = open_store(database_url)
+    first = records()[:3]
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        writer.save(first)
+        db.commit()
+        writer.close()
+    later = timedelta(minutes=1)
+    moved = [
+        replace(
+            r, title=f"{r.title} (edited)", updated_at=r.updated_at + later, milestone_keys=("acme/web#2",)
+        )
+        for r in first
+    ]
+    newcomers = records()[3:]
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        assert writer.save([*moved, *newcomers]) == len(moved) + len(newcomers)
+        db.commit()
+        writer.close()
+    with session(engine) as db:
+        titles = {key: title for key, title in db.execute(select(TrackerIssue.key, TrackerIssue.title))}
+        memberships = sorted(
+            (key, milestone)
+            for key, milestone in db.execute(select(IssueMilestone.issue_key, IssueMilestone.milestone_key))
+        )
+    assert titles == {r.key: r.title for r in [*moved, *newcomers]}
+    assert memberships == sorted(
+        [(r.key, "acme/web#2") for r in moved] + [(r.key, "acme/web#1") for r in newcomers]
+    )

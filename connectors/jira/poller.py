@@ -167,6 +167,7 @@ class _Poll:
     epics: dict[str, set[str]] = field(default_factory=dict)
     _stored_members: dict[str, set[str]] = field(default_factory=dict)
     _known_keys: dict[str, set[str]] = field(default_factory=dict)
+    had_issues: dict[str, bool] = field(default_factory=dict)  # project -> stored any before this poll
 
     def stored_members(self, milestone_key: str) -> set[str]:
         if milestone_key not in self._stored_members:
@@ -382,6 +383,8 @@ class JiraPoller:
         One search, or, when several fresh projects are read in full (a first sync) and there
         are processes to run them, `concurrency` searches at once, each over a share of them.
         """
+        for project in fresh:  # before any of their issues is stored (see _deleted)
+            poll.had_issues[project] = bool(poll.known.issue_keys(project))
         searches = changed_issue_searches(
             steady, fresh, bound=poll.bound, shares=self.concurrency if can_fork() else 1
         )
@@ -582,7 +585,8 @@ class JiraPoller:
 
         Projects in `read_in_full` were searched without a bound in this poll, so the keys
         that search saw are the list already (a first sync would otherwise list them all a
-        second time: 10 requests of 5,000 keys for a 50,000-issue site).
+        second time: 10 requests of 5,000 keys for a 50,000-issue site); and when such a
+        project had no stored issue before the search, nothing stored can be missing.
 
         A key missing from the list is confirmed with a direct GET before it is removed: an
         offset page walk can miss an item when another issue is deleted meanwhile, and a
@@ -590,7 +594,10 @@ class JiraPoller:
         """
         for project in self.projects:
             live = poll.seen if project in read_in_full else self._issue_keys(project)
-            stored = poll.known.issue_keys(project)
+            # Of a project read in full that had no stored issue, everything stored now came
+            # from that read, so none is missing from it: no need to read its keys back.
+            empty_before = project in read_in_full and not poll.had_issues.get(project, True)
+            stored = set() if empty_before else poll.known.issue_keys(project)
             epics = poll.epics.get(project, set())
             candidates = sorted((stored | epics) - live)
             if len(candidates) > _MAX_UNCONFIRMED and len(candidates) * 2 > len(stored | epics):

@@ -372,6 +372,33 @@ def test_a_first_sync_lists_no_keys_for_the_deleted_check_and_starts_its_clock(
     assert keys["done"] not in stored(project)
 
 
+def test_a_project_added_back_drops_the_stored_issues_its_full_read_no_longer_sees(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    """A project read in full that had stored issues is still diffed against what the read
+    saw (a first sync of an empty project skips that, as nothing stored can be missing)."""
+    keys = seed(sim, clock)
+    sim.add_project("OPS", "Operations")
+    runbook = sim.add_issue("OPS", "Runbook")
+    # KR tokens only: a mapping's links would keep ONB polled whatever `projects` says
+    both = make_project(
+        sim, tmp_path / "both", database_url, projects=("ONB", "OPS"), mapping=KR_TOKEN_MAPPING
+    )
+    assert not cycle(both, clock).failed
+    clock.tick(60)
+    ops = make_project(sim, tmp_path / "ops", database_url, projects=("OPS",), mapping=KR_TOKEN_MAPPING)
+    assert not cycle(ops, clock).failed
+    sim.delete_issue(keys["wont"])  # while ONB is not polled: no update search can tell
+    clock.tick(3600)  # the deleted-issue check is due
+    sim.clear_log()
+
+    again = cycle(both, clock)
+
+    assert not again.failed and again.sources[0].removed == 1
+    assert keys["wont"] not in stored(both) and {keys["done"], keys["open"], runbook} <= set(stored(both))
+    assert 'project = "ONB"' not in searches(sim)  # the full read was the list
+
+
 def test_a_project_that_suddenly_lists_almost_nothing_is_not_emptied(
     sim: JiraSim, project: Project, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
