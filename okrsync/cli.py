@@ -683,9 +683,21 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 def main() -> None:
     """Entry point of the `okrsync` console script."""
+    from okrsync import interrupts, quickexit
+
+    quickexit.install()  # first: its atexit handler then runs after every other
+    interrupts.install()
+    try:
+        _run_app()
+    except SystemExit as exc:
+        quickexit.record(exc.code)
+        raise
+
+
+def _run_app() -> None:
+    """Run the command; Ctrl-C and okrsync's own errors end in one line and an exit status."""
     from okrsync import interrupts
 
-    interrupts.install()
     try:
         app()
     except interrupts.Interrupted:

@@ -14,6 +14,7 @@ command itself, so Alembic is imported only when there is something to migrate.
 from __future__ import annotations
 
 import logging
+import weakref
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -135,9 +136,24 @@ class IssueMilestone(SQLModel, table=True):
     milestone_key: str = Field(primary_key=True)
 
 
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()  # every engine made, for dispose_engines
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine still alive (okrsync.quickexit, at exit)."""
+    for engine in list(_engines):
+        engine.dispose()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets foreign keys and a busy timeout for the daemon's threads,
     PostgreSQL statements planned for their values."""
+    engine = _make_engine(url)
+    _engines.add(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
