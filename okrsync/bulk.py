@@ -144,6 +144,11 @@ class Bulk:
 
         self._run(copy)
 
+    def execute_behind(self, sql: str) -> None:
+        """Run a statement whose result nobody reads (ANALYZE): behind, like the inserts, if it can."""
+        cursor = self.cursor()
+        self._run(lambda: cursor.execute(sql))
+
     def _run(self, statement: Callable[[], None]) -> None:
         """Run a write now, or hand it to the write-behind thread when there is one."""
         if self.behind is None:

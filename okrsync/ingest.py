@@ -186,7 +186,7 @@ class IssueWriter:
         32,000… issues written, it costs a few tenths of a second over a first sync.
         """
         for table in ("issue", "issue_milestone"):
-            self.bulk.execute(f"ANALYZE {table}")
+            self.bulk.execute_behind(f"ANALYZE {table}")  # a lookup waits for it, the writes do not
 
     def _replace_memberships(self, newest: dict[str, IssueRecord], known: dict[str, Any]) -> None:
         """Replace the milestone memberships of issues seen before; a new issue has none.
