@@ -201,11 +201,13 @@ class IssueWriter:
         sql = f"DELETE FROM issue_milestone WHERE source = {bulk.mark} AND issue_key IN"
         bulk.delete_in(sql, (source,), stale)
         columns = ("source", "issue_key", "milestone_key")
-        rows: dict[bool, list[tuple[str, str, str]]] = {True: [], False: []}
+        replaced: list[tuple[str, str, str]] = []
+        fresh: list[tuple[str, str, str]] = []
         for r in newest.values():
-            rows[r.key in known].extend((source, r.key, m) for m in sorted(set(r.milestone_keys)))
-        bulk.insert_fresh(IssueMilestone, columns, rows[False])
-        bulk.insert_new(IssueMilestone, columns, rows[True])
+            rows = [(source, r.key, m) for m in sorted(set(r.milestone_keys))]
+            (replaced if r.key in known else fresh).extend(rows)
+        bulk.insert_fresh(IssueMilestone, columns, fresh)
+        bulk.insert_new(IssueMilestone, columns, replaced)
 
     def remove(self, keys: Sequence[str]) -> None:
         """Forget issues the tracker says are gone."""
