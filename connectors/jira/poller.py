@@ -66,6 +66,7 @@ from connectors.jira.records import (
     SiteFields,
     classify,
     epic_key,
+    finite_number,
     jql_record,
     parse_time,
     version_record,
@@ -753,12 +754,8 @@ class JiraPoller:
         for page in self._search(
             f"reading {field} of {query!r}", query, ["key", field_id], page_size=self.page_size
         ):
-            for raw in page:
-                value = (raw.get("fields") or {}).get(field_id)
-                number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-                values[str(raw.get("key"))] = (
-                    None if number is None else float(number)
-                )  # a page overlap repeats keys
+            for raw in page:  # a page overlap repeats keys: by key, each counts once
+                values[str(raw.get("key"))] = finite_number((raw.get("fields") or {}).get(field_id))
         return [v for v in values.values() if v is not None]
 
     def version_names(self, project: str) -> list[str] | None:

@@ -8,6 +8,7 @@ version, `jira:ONB-12` for an epic, `jira:jql:<title>` for a JQL set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -143,14 +144,20 @@ def is_epic_type(issuetype: dict[str, Any] | None) -> bool:
     return issuetype.get("name") == "Epic"
 
 
-def points_of(fields: dict[str, Any], story_points: str | None) -> float | None:
-    """Read story points; anything but a number (None, text) is unestimated."""
-    if not story_points:
-        return None
-    value = fields.get(story_points)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def finite_number(value: Any) -> float | None:
+    """Read a field's value as a number; anything but a finite number (None, text, NaN) is none.
+
+    The JSON decoder accepts `NaN` and `Infinity`; stored or summed, one would turn every sum
+    it is in into NaN or infinity.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def points_of(fields: dict[str, Any], story_points: str | None) -> float | None:
+    """Read story points; an issue without a finite number there is unestimated."""
+    return finite_number(fields.get(story_points)) if story_points else None
 
 
 def assignee_name(user: dict[str, Any] | None) -> str | None:

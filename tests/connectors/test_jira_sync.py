@@ -594,3 +594,18 @@ def test_a_summary_with_a_lone_surrogate_or_a_nul_is_stored_cleaned(
     issues = stored(project)
     assert issues[surrogate].title == "Fix \ufffd login"
     assert issues[nul].title == "Nullbyte"
+
+
+def test_story_points_that_are_not_a_finite_number_count_as_unestimated(
+    sim: JiraSim, project: Project, clock: FakeClock
+) -> None:
+    """JSON decoders accept NaN and Infinity; stored, one would make every sum it is in NaN."""
+    odd = [sim.add_issue("ONB", f"Points {value}", story_points=float(value)) for value in ("nan", "inf")]
+    plain = sim.add_issue("ONB", "Three points", story_points=3)
+
+    report = cycle(project, clock)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert [issues[key].points for key in odd] == [None, None]
+    assert issues[plain].points == 3.0
