@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,21 +23,33 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{joiner}options=-csearch_path%3D{schema}"
 
 
+@contextmanager
+def pg_made(create: str, drop: str) -> Iterator[None]:
+    """Run `create` on the test server (autocommit), and `drop` afterwards; skip without a server."""
+    if not PG_URL:
+        pytest.skip("OKRSYNC_TEST_DATABASE_URL is not set (CI sets it)")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(create))
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(drop))
+        admin.dispose()
+
+
+def fresh_pg_schema() -> Iterator[str]:
+    """Yield the URL of a new, empty schema on the test server, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_made(f'CREATE SCHEMA "{schema}"', f'DROP SCHEMA "{schema}" CASCADE'):
+        yield _pg_schema_url(PG_URL or "", schema)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Yield a fresh, empty database URL on each engine."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'okrsync.db'}"
         return
-    if not PG_URL:
-        pytest.skip("OKRSYNC_TEST_DATABASE_URL is not set (CI sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_pg_schema()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from okrsync.leader import LOCK_NAMESPACE, AlwaysLeader, FileLock, PostgresLock, make_elector
 from okrsync.sandbox.github import GitHubSim
-from tests.conftest import PG_URL, _pg_schema_url
+from tests.conftest import PG_URL, fresh_pg_schema
 from tests.daemon_support import (
     TODAY,
     DaemonProcess,
@@ -67,30 +66,15 @@ def test_the_sqlite_lock_file_sits_next_to_the_database(tmp_path: Path) -> None:
         elector.release()
 
 
-def _fresh_schema() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("OKRSYNC_TEST_DATABASE_URL is not set (CI sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL (these tests have no SQLite counterpart)."""
-    yield from _fresh_schema()
+    yield from fresh_pg_schema()
 
 
 @pytest.fixture
 def other_pg_url() -> Iterator[str]:
-    yield from _fresh_schema()
+    yield from fresh_pg_schema()
 
 
 def test_installations_in_two_schemas_of_one_postgres_database_each_elect_their_own(

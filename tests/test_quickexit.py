@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, pg_made
 from tests.helpers import FakeClock, onboarding_sim, write_project
 
 TOKEN = "ghp_quickexit_token_51c2"
@@ -78,18 +78,9 @@ def test_an_exception_nobody_caught_still_exits_1_with_its_traceback() -> None:
 @pytest.fixture
 def own_database() -> Iterator[str]:
     """A PostgreSQL database of this test's own (its session counters are then its own)."""
-    if not PG_URL:
-        pytest.skip("OKRSYNC_TEST_DATABASE_URL is not set (CI sets it)")
     name = f"quickexit_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_made(f'CREATE DATABASE "{name}"', f'DROP DATABASE "{name}" WITH (FORCE)'):
+        yield make_url(PG_URL or "").set(database=name).render_as_string(hide_password=False)
 
 
 def sessions(url: str) -> tuple[int, int]:
