@@ -8,6 +8,7 @@ Only the shape and sense of the figures is checked, never a duration (issue 9).
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,3 +130,10 @@ def test_saved_figures_render_as_markdown_tables(figures: dict[str, dict[str, An
     ).stdout
     assert "| 40 | sqlite |" in rendered
     assert "### Full first sync against the bare client" in rendered
+    first = figures["github"]["sizes"][0]["engines"]["sqlite"]["first_sync"]
+    rounds = zip(first["okrsync"]["wall"]["runs"], first["bare"]["wall"]["runs"], strict=True)
+    per_round = statistics.median(mine / bare for mine, bare in rounds)
+    row = next(line for line in rendered.splitlines() if line.startswith("| 40 | sqlite |"))
+    assert row.split(" | ")[5].startswith(
+        f"{per_round:.2f}"
+    )  # the ratio per round, beside the medians' ratio
