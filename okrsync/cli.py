@@ -27,6 +27,7 @@ from rich.text import Text
 
 from okrsync import logs
 from okrsync.cliconventions import ConventionalGroup
+from okrsync.collector import quiet_start
 from okrsync.errors import InputError, OkrsyncError
 
 logger = logging.getLogger(__name__)
@@ -211,13 +212,14 @@ def sync(
     ] = False,
 ) -> None:
     """Run one cycle: poll, roll up, and print a one-screen summary."""
-    from okrsync.engine import run_cycle
-    from okrsync.progressview import progress_hook
+    with quiet_start():
+        from okrsync.engine import run_cycle
+        from okrsync.progressview import progress_hook
 
-    settings, okrs = load(ctx)
-    if source is not None and source not in settings.sources:
-        fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
-    engine = open_db(settings)
+        settings, okrs = load(ctx)
+        if source is not None and source not in settings.sources:
+            fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
+        engine = open_db(settings)
     with progress_hook(out) as hook:
         report = run_cycle(
             settings, okrs, engine, now=now(), only=source, progress=hook, deliver=not no_deliver
@@ -296,11 +298,12 @@ def _print_writeback(written: Any, *, details: bool = False, dry_run: bool = Fal
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the daemon: a cycle every poll_interval, plus /healthz and /metrics on server.listen."""
-    from okrsync.daemon import serve
-    from okrsync.interrupts import Interrupted
+    with quiet_start():  # and each cycle's collections then skip the start-up's objects
+        from okrsync.daemon import serve
+        from okrsync.interrupts import Interrupted
 
-    settings, okrs = load(ctx)
-    now()  # a bad OKRSYNC_NOW stops here, with exit 2, not at every cycle
+        settings, okrs = load(ctx)
+        now()  # a bad OKRSYNC_NOW stops here, with exit 2, not at every cycle
     if serve(settings, okrs, clock=now) == signal.SIGINT:
         raise Interrupted  # stopped cleanly, but at Ctrl-C: say so and exit 130 (SIGTERM: 0)
 
@@ -325,12 +328,13 @@ def status(
     ] = False,
 ) -> None:
     """Show objectives → key results → milestones with progress, status, due and forecast."""
-    from okrsync.progress import status_for
+    with quiet_start():
+        from okrsync.progress import status_for
 
-    settings, okrs = load(ctx)
-    if cycle is not None and cycle not in okrs.cycles:
-        fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
-    engine = open_db(settings)
+        settings, okrs = load(ctx)
+        if cycle is not None and cycle not in okrs.cycles:
+            fail(f"--cycle {cycle!r}: no such cycle; known: {', '.join(okrs.cycles)}")
+        engine = open_db(settings)
     document = status_for(settings, okrs, engine, moment=now(), cycle=cycle)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
@@ -683,9 +687,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 def main() -> None:
     """Entry point of the `okrsync` console script."""
-    from okrsync import interrupts, quickexit
+    from okrsync import collector, interrupts, quickexit
 
     quickexit.install()  # first: its atexit handler then runs after every other
+    collector.install()
     interrupts.install()
     try:
         _run_app()
