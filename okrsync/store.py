@@ -223,7 +223,7 @@ def create_new(engine: Engine) -> bool:
     with engine.begin() as connection:
         if set(inspect(connection).get_table_names()) & set(SQLModel.metadata.tables):
             return False
-        SQLModel.metadata.create_all(connection)
+        SQLModel.metadata.create_all(connection, checkfirst=False)  # none exists: checked just above
         connection.execute(
             text(
                 "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
