@@ -31,36 +31,53 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from okrsync.writebehind import WriteBehind
 
 IN_CHUNK = 500  # values in one `IN (…)`: SQLite allows 32,766 parameters, older builds 999
+_BEHIND = "okrsync.write_behind"  # in `session.info`: the session's write-behind thread, if any
+# The session's own uses of its connection: each waits for the writes still running behind.
+_SESSION_EVENTS = ("do_orm_execute", "before_flush", "before_commit")
 
 
 class Bulk:
     """Plain SQL and the driver's `executemany` for one session; SQLite and PostgreSQL."""
 
     def __init__(self, session: Session, *, write_behind: bool = False) -> None:
-        """`write_behind`: on PostgreSQL run inserts on a thread (okrsync.writebehind); call `flush`
-        before anything else reads or ends the transaction, and `close` when done."""
+        """`write_behind`: on PostgreSQL run this Bulk's inserts on a thread (okrsync.writebehind)
+        until `close`. The thread belongs to the session: anything else that uses the session's
+        connection first waits for it (any other Bulk on the session, the session's own
+        queries, flushes and commit), so order and visibility stay those of serial writes."""
         self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
-        self.behind = WriteBehind("okrsync-write-behind") if write_behind and not self.sqlite else None
+        self.behind: WriteBehind | None = None
+        if write_behind and not self.sqlite:
+            self.behind = WriteBehind("okrsync-write-behind")
+            session.info[_BEHIND] = self.behind
+            for name in _SESSION_EVENTS:
+                event.listen(session, name, self._flush_first)
 
     def flush(self) -> None:
-        """Wait for the inserts handed to the write-behind thread (nothing without one)."""
-        if self.behind is not None:
-            self.behind.flush()
+        """Wait for the session's writes still running behind; raise the first that failed."""
+        behind = self.session.info.get(_BEHIND)
+        if behind is not None:
+            behind.flush()
 
     def close(self) -> None:
-        """Stop the write-behind thread, if any, once what it holds has run."""
+        """Stop this Bulk's write-behind thread, if any, once what it holds has run."""
         if self.behind is not None:
+            for name in _SESSION_EVENTS:
+                event.remove(self.session, name, self._flush_first)
+            del self.session.info[_BEHIND]
             self.behind.close()
             self.behind = None
+
+    def _flush_first(self, *_event: Any) -> None:
+        self.flush()
 
     def cursor(self) -> Any:
         """Return a DB-API cursor on the session's connection (its transaction included)."""
@@ -150,11 +167,12 @@ class Bulk:
         self._run(lambda: cursor.execute(sql))
 
     def _run(self, statement: Callable[[], None]) -> None:
-        """Run a write now, or hand it to the write-behind thread when there is one."""
-        if self.behind is None:
-            statement()
-        else:
+        """Hand a write to this Bulk's write-behind thread, or run it now after the session's."""
+        if self.behind is not None:
             self.behind.submit(statement)
+            return
+        self.flush()
+        statement()
 
     def _insert(
         self, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: str

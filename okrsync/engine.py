@@ -414,7 +414,7 @@ def poll_source(
                 run.progress.listener = lambda: hook(_snapshot(run, outcome))
             try:
                 _store_batches(run, db, writer, outcome, settings=settings, progress=progress)
-                writer.flush()
+                writer.flush()  # a write that failed behind fails the poll here, not silently
             finally:
                 run.close()
                 writer.close()  # its thread idle before the commit or the rollback below
@@ -468,8 +468,6 @@ def _store_batches(
 ) -> None:
     """Write each batch of a poll as it arrives: milestones, then issues, then removals."""
     for batch in run.batches():
-        if batch.milestones or batch.complete or batch.removed_milestones:
-            writer.flush()  # the session is used directly below: the issue writes first
         save_milestones(
             db,
             outcome.name,

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from connectors.records import IssueRecord, MilestoneRecord
@@ -68,18 +68,14 @@ class IssueWriter:
     poll are remembered (with their `updated_at`), because a poll can see an issue twice (the
     overlap window, an edit while paging) and its memberships must then be replaced, not added.
 
-    On PostgreSQL the inserts run one statement behind (okrsync.writebehind): whoever reads
-    the store or ends the transaction during a poll calls `flush` first (StoredIssues and the
-    engine do), and `close` at the end.
+    On PostgreSQL the inserts run one statement behind (okrsync.writebehind), until `close`;
+    every other use of the session waits for them first (okrsync.bulk).
     """
 
     def __init__(
         self, session: Session, source: str, *, label_prefix: str, in_progress_labels: Collection[str] = ()
     ) -> None:
         self.bulk = Bulk(session, write_behind=True)
-        self._session = session
-        if self.bulk.behind is not None:  # a commit never leaves a write behind
-            event.listen(session, "before_commit", self._before_commit)
         self.source = source
         self.label_prefix = label_prefix
         self.in_progress_labels = {label.casefold() for label in in_progress_labels}
@@ -156,12 +152,7 @@ class IssueWriter:
 
     def close(self) -> None:
         """Stop the write-behind thread (after what it holds has run, failed or not)."""
-        if self.bulk.behind is not None:
-            event.remove(self._session, "before_commit", self._before_commit)
         self.bulk.close()
-
-    def _before_commit(self, _session: Session) -> None:
-        self.flush()
 
     def in_progress(self, record: IssueRecord) -> bool:
         """Say whether an open issue is in progress: the tracker says so (Jira's status category),
@@ -307,16 +298,9 @@ class StoredIssues:
     """Answer the connectors' `KnownIssues` questions from the store, inside the poll's session."""
 
     def __init__(self, session: Session, source: str, *, writer: IssueWriter | None = None) -> None:
-        self._session = session
+        self.session = session
         self.source = source
         self.writer = writer  # the poll's writer: what it wrote is all a new store holds
-
-    @property
-    def session(self) -> Session:
-        """The poll's session, once the writer's statements still running behind have run."""
-        if self.writer is not None:
-            self.writer.flush()
-        return self._session
 
     def milestone_counts(self, container: str, milestone_keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Return (open, closed) stored issues per milestone of a repo, one grouped query per 500.

@@ -76,11 +76,7 @@ class FileLock:
         self.path = path
         self.description = f"file lock {path}"
         self._file: IO[bytes] | None = None
-        # A forked child (a poll's fetch helper) would share the lock's open file, and so keep
-        # the lock alive after this process died, until it ended too: it closes its copy.
-        # Closing, not unlocking: the flock stays with this process's descriptor.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _close_in_child(ref))
+        _locks.add(self)  # a forked child closes its copy (_forget_in_child)
 
     def acquire(self) -> bool:
         if self._file is not None:
@@ -115,12 +111,6 @@ class FileLock:
             self._file = None
 
 
-def _close_in_child(ref: weakref.ref[FileLock] | weakref.ref[PostgresLock]) -> None:
-    lock = ref()
-    if lock is not None:
-        lock.forget()
-
-
 class PostgresLock:
     """A session-level advisory lock on a connection of its own."""
 
@@ -129,10 +119,7 @@ class PostgresLock:
         self._engine = create_engine(url, poolclass=NullPool)
         self._connection: Connection | None = None
         self.description = f"PostgreSQL advisory lock on {make_url(url).render_as_string(hide_password=True)}"
-        # As for FileLock: a forked helper must not keep the lock's session open after this
-        # process died. It closes its copy of the socket, sending nothing on it.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _close_in_child(ref))
+        _locks.add(self)  # a forked child closes its copy of the socket (_forget_in_child)
 
     def forget(self) -> None:
         """Close this process's copy of the lock's socket, silently (a forked child's copy)."""
@@ -190,6 +177,23 @@ class PostgresLock:
             except SQLAlchemyError:
                 pass  # the connection is already broken; the server has released the lock
             self._connection = None
+
+
+_locks: weakref.WeakSet[FileLock | PostgresLock] = weakref.WeakSet()  # every lock alive here
+
+
+def _forget_in_child() -> None:
+    """In a forked child (a poll's fetch helper), close its copies of every lock, unlocking none.
+
+    The child shares the lock's open file (flock) or the advisory lock's socket, and so would
+    keep the lock held after this process died, until it ended too. Closing, not unlocking:
+    the lock stays with this process's own descriptor or session; nothing is sent on the socket.
+    """
+    for lock in list(_locks):
+        lock.forget()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)  # once: not one handler per lock made
 
 
 def make_elector(database_url: str) -> Elector:

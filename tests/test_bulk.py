@@ -7,14 +7,16 @@ breaks, non-ASCII, microseconds, nulls, floats, booleans and label lists.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from connectors.records import IssueRecord
+from okrsync.bulk import Bulk
 from okrsync.ingest import IssueWriter
-from okrsync.store import IssueMilestone, TrackerIssue, open_store, session
+from okrsync.store import IssueMilestone, Meta, TrackerIssue, open_store, session
 
 TRICKY = [
     'He said "ship it"',
@@ -111,3 +113,39 @@ def test_a_page_of_new_and_stored_keys_writes_each_once_on_both_engines(database
     assert memberships == sorted(
         [(r.key, "acme/web#2") for r in moved] + [(r.key, "acme/web#1") for r in newcomers]
     )
+
+
+def test_every_other_use_of_the_session_waits_for_the_writes_running_behind(database_url: str) -> None:
+    """The write-behind thread belongs to the session: the session's own queries, and any other
+    Bulk on it (as `save_milestones` makes), see what was handed to it, with no flush called.
+
+    Each write here is slow to start (PostgreSQL; SQLite writes at once): a read that did not
+    wait for it would run first and miss its row.
+    """
+    engine = open_store(database_url)
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        cursor = writer.bulk.cursor()
+
+        def slow_write(key: str) -> None:
+            def write() -> None:
+                time.sleep(0.3)
+                cursor.execute(f"INSERT INTO meta (key, value) VALUES ({writer.bulk.mark}, 'x')", (key,))
+
+            if writer.bulk.behind is not None:
+                writer.bulk.behind.submit(write)
+            else:
+                write()
+
+        slow_write("first")
+        through_orm = db.execute(select(Meta.key)).scalars().all()
+        slow_write("second")
+        through_other_bulk = [key for (key,) in Bulk(db).execute("SELECT key FROM meta")]
+        slow_write("third")
+        db.commit()  # before_commit: the third write is in the transaction committed
+        writer.close()
+    with session(engine) as db:
+        committed = db.execute(select(Meta.key)).scalars().all()
+    assert through_orm == ["first"]
+    assert sorted(through_other_bulk) == ["first", "second"]
+    assert sorted(committed) == ["first", "second", "third"]
