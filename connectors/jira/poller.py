@@ -533,9 +533,7 @@ class JiraPoller:
                 site_url=self.url,
                 site=self._site,
                 excluded_resolutions=self.excluded_resolutions,
-                jql_keys=self._jql_keys(
-                    poll, str(raw["key"]), parse_time((raw.get("fields") or {}).get("updated"))
-                ),
+                jql_keys=self._jql_keys(poll, raw) if self.jql_sets else (),
             )
             for raw in page
         ]
@@ -564,13 +562,14 @@ class JiraPoller:
             return  # a sub-task would count twice with its parent (SPEC §2)
         batch.issues.append(item.issue)
 
-    def _jql_keys(self, poll: _Poll, key: str, updated: datetime | None) -> list[str]:
-        """Name the JQL sets an issue belongs to.
+    def _jql_keys(self, poll: _Poll, raw: dict[str, Any]) -> list[str]:
+        """Name the JQL sets a raw issue belongs to.
 
         A set's answer is exact for a recent issue (it fell under the same bound) and for
         every issue when the set was evaluated in full; for an older issue, nothing about it
         changed since the store last recorded its memberships, so those stand.
         """
+        key, updated = str(raw["key"]), parse_time((raw.get("fields") or {}).get("updated"))
         found = []
         for jql_set in self.jql_sets:
             if key in poll.members.get(jql_set.key, {}):
