@@ -87,7 +87,8 @@ class Produced(Generic[T]):
         self.name = name
         self._process: Any = None
         self._reader: Connection | None = None
-        if can_fork() if fork is None else fork:
+        self._forked = can_fork() if fork is None else fork
+        if self._forked:
             context = multiprocessing.get_context("fork")
             reader, writer = context.Pipe(duplex=False)
             _widen(writer)
@@ -99,6 +100,11 @@ class Produced(Generic[T]):
             self._items: Iterator[T] = self._read()
         else:
             self._items = read_ahead(iter(produce()), depth=THREAD_DEPTH, name=name)
+
+    @property
+    def forked(self) -> bool:
+        """Say whether the producer runs in a child process (else on a thread, sharing this process's state)."""
+        return self._forked
 
     def __iter__(self) -> Iterator[T]:
         return self._items
@@ -163,6 +169,7 @@ def _child(produce: Callable[[], Iterable[Any]], writer: Connection) -> None:
     # What was inherited lives as long as the child and is never garbage here: out of the
     # collector's sight, collections stay small and leave the shared pages unwritten.
     gc.freeze()
+    gc.enable()  # forked during a start-up that holds collections off (okrsync.collector)
     for reader in list(_readers):
         with contextlib.suppress(OSError):
             reader.close()

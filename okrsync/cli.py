@@ -213,16 +213,26 @@ def sync(
 ) -> None:
     """Run one cycle: poll, roll up, and print a one-screen summary."""
     with quiet_start():
-        from okrsync.engine import run_cycle
-        from okrsync.progressview import progress_hook
-
         settings, okrs = load(ctx)
         if source is not None and source not in settings.sources:
             fail(f"--source {source!r}: no such source; configured: {', '.join(settings.sources) or 'none'}")
+        from okrsync.headstart import head_start
+
+        pollers = head_start(settings, okrs, only=source)  # before the heavy imports: see there
+        from okrsync.engine import run_cycle
+        from okrsync.progressview import progress_hook
+
         engine = open_db(settings)
     with progress_hook(out) as hook:
         report = run_cycle(
-            settings, okrs, engine, now=now(), only=source, progress=hook, deliver=not no_deliver
+            settings,
+            okrs,
+            engine,
+            now=now(),
+            only=source,
+            progress=hook,
+            deliver=not no_deliver,
+            pollers=pollers,
         )
     for outcome in report.sources:
         if outcome.ok:

@@ -49,7 +49,7 @@ from typing import Any
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
 
-from connectors.forked import can_fork, start_all
+from connectors.forked import Produced, can_fork, start_all
 from connectors.jira.client import (
     Caller,
     find_field,
@@ -98,6 +98,14 @@ class _SearchDone:
 
 
 _Helped = list[Classified] | _SearchDone
+
+
+@dataclass(frozen=True)
+class _EarlySearches:
+    """Searches `start_early` started, kept until the poll adopts or stops them."""
+
+    searches: list[str]
+    helpers: list[Produced[_Helped]]
 
 
 def changed_issue_searches(
@@ -238,6 +246,8 @@ class JiraPoller:
         self._fields: list[dict[str, Any]] = []  # the site's /field list, read at connect
         self._site = SiteFields()
         self._cloud = False
+        self._early: _EarlySearches | None = None  # a first sync's searches started by `start_early`
+        self._uncounted = 0  # requests `start_early` made, counted by the next poll
 
     @property
     def sleep(self) -> Callable[[float], None]:
@@ -308,14 +318,32 @@ class JiraPoller:
         return run
 
     def _poll(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
-        start_requests = self.caller.requests
-        self.connect()
-        state = run.cursor
-        high_water = parse_time(state["high_water"])
-        synced = set(state["projects"])
+        start_requests = self.caller.requests - self._uncounted
+        self._uncounted = 0
+        try:
+            yield from self._poll_from(run, known, now=now)
+        finally:
+            self._drop_early()  # not adopted (another cursor), or the poll failed before its searches
+        run.requests = self.caller.requests - start_requests
+
+    def _plan(self, state: dict[str, Any]) -> tuple[list[str], list[str], datetime | None]:
+        """Read a cursor's state: the steady projects, the fresh ones (read in full), the bound."""
+        high_water = parse_time(state.get("high_water"))
+        synced = set(state.get("projects", []))
         fresh = [p for p in self.projects if high_water is None or p not in synced]
         steady = [p for p in self.projects if p not in fresh]
         bound = high_water - self.overlap if high_water is not None else None
+        return steady, fresh, bound
+
+    def _changed_searches(self, steady: list[str], fresh: list[str], bound: datetime | None) -> list[str]:
+        shares = self.concurrency if can_fork() else 1
+        return changed_issue_searches(steady, fresh, bound=bound, shares=shares)
+
+    def _poll_from(self, run: PollRun, known: KnownIssues, *, now: datetime) -> Iterator[Batch]:
+        self.connect()
+        state = run.cursor
+        high_water = parse_time(state["high_water"])
+        steady, fresh, bound = self._plan(state)
         checked = parse_time(state["deleted_checked_at"])
         check_due = checked is None or now - checked >= self.deleted_check_interval
         everything = bound is None or bool(fresh) or check_due
@@ -352,7 +380,6 @@ class JiraPoller:
         state["projects"] = list(self.projects)
         state["jql"] = {s.title: s.jql for s in self.jql_sets}
         state["epics"] = {p: sorted(keys) for p, keys in sorted(poll.epics.items()) if keys}
-        run.requests = self.caller.requests - start_requests
 
     def _versions(self) -> Iterator[Batch]:
         """List every project's fix versions; the list is complete, so vanished ones are dropped."""
@@ -386,10 +413,15 @@ class JiraPoller:
         """
         for project in fresh:  # before any of their issues is stored (see _deleted)
             poll.had_issues[project] = bool(poll.known.issue_keys(project))
-        searches = changed_issue_searches(
-            steady, fresh, bound=poll.bound, shares=self.concurrency if can_fork() else 1
-        )
-        if len(searches) == 1:
+        searches = self._changed_searches(steady, fresh, poll.bound)
+        early, self._early = self._early, None
+        if early is not None and early.searches != searches:
+            self._early = early
+            self._drop_early()  # started for another cursor (another process polled meanwhile)
+            early = None
+        if early is not None:
+            stream = self._read_helpers(early.helpers)
+        elif len(searches) == 1:
             pages = self._search(
                 "searching updated issues",
                 searches[0],
@@ -442,14 +474,27 @@ class JiraPoller:
     ) -> Iterator[list[Classified]]:
         """Read and classify each search's pages in a child of its own; yield pages in turn.
 
-        Each child drops the client's pooled connections first (they are this process's
-        sockets), never reads the store (the stored memberships classification may need are
-        read here, before the fork) and reports its requests and rate-limit waits at the end.
-        Without fork a single search runs on a thread (callers split only where fork exists).
+        The stored memberships classification may need are read here, before the fork: the
+        children never touch the store.
         """
         for jql_set in self.jql_sets:
             if not poll.full[jql_set.key]:
                 poll.stored_members(jql_set.key)  # the children must not touch the store
+        yield from self._read_helpers(
+            self._start_helpers(searches, lambda page: self._classify_page(poll, page))
+        )
+
+    def _start_helpers(
+        self,
+        searches: list[Callable[[], Iterator[list[dict[str, Any]]]]],
+        classify_page: Callable[[list[dict[str, Any]]], list[Classified]],
+    ) -> list[Produced[_Helped]]:
+        """Start a child per search that requests, decodes and classifies its pages.
+
+        Each child drops the client's pooled connections first (they are this process's
+        sockets) and reports the requests and rate-limit waits it added, at the end. Without
+        fork a single search runs on a thread (callers split only where fork exists).
+        """
         requests, waited = self.caller.requests, self.caller.waited
 
         def reader(pages: Callable[[], Iterator[list[dict[str, Any]]]]) -> Callable[[], Iterator[_Helped]]:
@@ -457,13 +502,15 @@ class JiraPoller:
                 if self._jira is not None:
                     fresh_connections(self._jira)
                 for page in pages():
-                    yield self._classify_page(poll, page)
+                    yield classify_page(page)
                 yield _SearchDone(self.caller.requests - requests, self.caller.waited - waited)
 
             return produce
 
-        helpers = start_all([reader(pages) for pages in searches], name=f"okrsync-{self.name}-search")
-        added_requests, added_wait = 0, 0.0
+        return start_all([reader(pages) for pages in searches], name=f"okrsync-{self.name}-search")
+
+    def _read_helpers(self, helpers: list[Produced[_Helped]]) -> Iterator[list[Classified]]:
+        """Yield the helpers' pages in turn; count what their children requested and waited."""
         try:
             running = list(helpers)
             while running:
@@ -472,16 +519,51 @@ class JiraPoller:
                     if item is None:
                         running.remove(helper)
                     elif isinstance(item, _SearchDone):
-                        added_requests += item.requests
-                        added_wait += item.waited
+                        if helper.forked:  # on a thread the counts already moved here
+                            self.caller.requests += item.requests
+                            self.caller.waited += item.waited
                     else:
                         yield item
         finally:
             for helper in helpers:
                 helper.close()
-        # Set, not added to: on a thread (no fork) the counts already moved here.
-        self.caller.requests = requests + added_requests
-        self.caller.waited = waited + added_wait
+
+    def start_early(self, cursor: dict[str, Any]) -> bool:
+        """Start a first sync's searches before the poll, while the store still opens.
+
+        `okrsync.headstart` calls this at start-up, with the cursor as stored: a first sync
+        spends about as long importing and opening the store as the bare client needs to
+        begin its searches, and started here they run meanwhile, on the other core. Only
+        searches split over forked children are started (several projects read in full, and
+        `concurrency` > 1), and only for a source without JQL sets: their classification
+        needs the sets' members, which the poll reads first. The poll adopts them when its
+        own cursor asks for the very same searches, and stops them otherwise (another
+        process polled in between). Returns whether anything was started.
+        """
+        steady, fresh, bound = self._plan(cursor)
+        searches = self._changed_searches(steady, fresh, bound)
+        if self._early is not None or self.jql_sets or steady or len(searches) < 2:
+            return False
+        before = self.caller.requests
+        self.connect()
+        self._uncounted += self.caller.requests - before
+        fields = self._site.search_fields()
+
+        def pages_of(jql: str) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+            return lambda: self._search("searching updated issues", jql, fields, page_size=self.page_size)
+
+        helpers = self._start_helpers(
+            [pages_of(jql) for jql in searches], functools.partial(self._classify_page, None)
+        )
+        self._early = _EarlySearches(searches, helpers)
+        return True
+
+    def _drop_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            logger.debug("source %s: searches started early were not the poll's; stopped", self.name)
+            for helper in early.helpers:
+                helper.close()
 
     def _jql_stragglers(self, poll: _Poll) -> Iterator[Batch]:
         """Fetch JQL-set members the main search did not return, and stored members that left.
@@ -525,15 +607,18 @@ class JiraPoller:
         """Turn one page of raw issues into a batch: epics as milestones, the rest as issues."""
         return self._batch_of(poll, self._classify_page(poll, page))
 
-    def _classify_page(self, poll: _Poll, page: list[dict[str, Any]]) -> list[Classified]:
-        """Classify each raw issue of a page (no store access once the memberships are read)."""
+    def _classify_page(self, poll: _Poll | None, page: list[dict[str, Any]]) -> list[Classified]:
+        """Classify each raw issue of a page (no store access once the memberships are read).
+
+        `poll` is needed only by a source with JQL sets (`start_early` has none).
+        """
         return [
             classify(
                 raw,
                 site_url=self.url,
                 site=self._site,
                 excluded_resolutions=self.excluded_resolutions,
-                jql_keys=self._jql_keys(poll, raw) if self.jql_sets else (),
+                jql_keys=self._jql_keys(poll, raw) if poll is not None and self.jql_sets else (),
             )
             for raw in page
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -36,6 +37,18 @@ def test_items_arrive_in_order_then_the_failure_keeps_its_kind(fork: bool) -> No
     assert seen == list(range(500))
     assert str(raised.value) == "source 'github': GET /repos/acme/web/issues answered 502"
     assert raised.value.retriable is False and raised.value.source == "github"
+
+
+@needs_fork
+def test_a_child_forked_while_collections_are_off_collects_all_the_same() -> None:
+    """okrsync.collector holds collections off during start-up; a helper forked then must not
+    keep them off for its whole life."""
+    gc.disable()
+    try:
+        produced = Produced(lambda: iter([gc.isenabled()]), name="t-gc")
+        assert list(produced) == [True] and produced.forked
+    finally:
+        gc.enable()
 
 
 @needs_fork

@@ -7,7 +7,10 @@ name is exercised everywhere.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from connectors.jira.poller import FORK_AFTER_PAGES, changed_issue_searches
 from connectors.jira.records import BASE_FIELDS
 from okrsync.cli import app
 from okrsync.engine import CycleReport, run_cycle
+from okrsync.headstart import StartsEarly, head_start
 from okrsync.progress import status_for
 from okrsync.sandbox.jira import JiraSim
 from okrsync.sources import Poller, make_poller
@@ -609,3 +613,124 @@ def test_story_points_that_are_not_a_finite_number_count_as_unestimated(
     issues = stored(project)
     assert [issues[key].points for key in odd] == [None, None]
     assert issues[plain].points == 3.0
+
+
+# --- a first sync's head start (okrsync.headstart) ---------------------------------------------
+
+VERSION_AND_EPIC_MAPPING = JIRA_MAPPING.split('[[objective.key_result.link]]\nsource = "jira"\njql')[0]
+needs_fork = pytest.mark.skipif(not can_fork(), reason="fork or a second core is missing")
+PROJECTS = ("ONB", "OPS", "WEB", "API")
+
+
+def several_projects(sim: JiraSim, clock: FakeClock) -> tuple[dict[str, str], list[str]]:
+    keys = seed(sim, clock)
+    for project in PROJECTS[1:]:
+        sim.add_project(project, project.title())
+    return keys, [sim.add_issue(p, f"Filler {n}") for n in range(130) for p in PROJECTS]
+
+
+def wait_for_searches(sim: JiraSim) -> list[str]:
+    deadline = time.monotonic() + 30
+    while not searches(sim) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return searches(sim)
+
+
+def first_pages(sim: JiraSim) -> list[str]:
+    """The JQL of each search's first page (Cloud: no page token; Data Center: `startAt` 0)."""
+    found = []
+    for request in sim.log():
+        if request.path.endswith(("/search", "/search/jql")):
+            params = (
+                request.json() if request.method == "POST" else {k: v[-1] for k, v in request.query.items()}
+            )
+            if not params.get("nextPageToken") and str(params.get("startAt") or 0) == "0":
+                found.append(str(params.get("jql") or ""))
+    return found
+
+
+def search_helpers() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name.startswith("okrsync-jira-search")]
+
+
+@needs_fork
+def test_a_first_sync_starts_its_searches_before_the_poll_and_stores_the_same(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    """`head_start` reads the empty store's cursors and starts the split searches at once; the
+    poll adopts them: each search is made once, every request is counted, nothing is lost."""
+    keys, fillers = several_projects(sim, clock)
+    project = make_project(
+        sim,
+        tmp_path,
+        database_url,
+        mapping=VERSION_AND_EPIC_MAPPING,
+        extra="concurrency = 3",
+        projects=PROJECTS,
+    )
+
+    pollers = head_start(project.settings, project.okrs)
+    started = wait_for_searches(sim)  # before the poll, which lists the versions first
+    assert started and not any(r.path.endswith("/versions") for r in sim.log())
+    report = cycle(project, clock, pollers)
+
+    assert not report.failed, report.failed[0].error
+    issues = stored(project)
+    assert set(fillers) <= set(issues) and len(issues) == len(fillers) + 3
+    assert members(project, f"jira:{keys['epic']}") == {keys["done"], keys["open"]}
+    assert members(project, "jira:ONB/2.0") == {keys["done"], keys["wont"], keys["open"]}
+    expected = changed_issue_searches([], sorted(PROJECTS), bound=None, shares=3)
+    assert sorted(first_pages(sim)) == sorted(expected)  # each search made once: by its helper
+    assert report.sources[0].requests == len(sim.log())  # serverInfo and /field, read early, too
+    assert not search_helpers()
+    clock.tick(600)
+    assert cycle(project, clock, pollers).sources[0].changed == 0
+
+
+@needs_fork
+def test_searches_started_for_a_cursor_the_store_no_longer_has_are_stopped(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process synced between the head start's read and the poll: the poll runs its own
+    (incremental) search, stops the early ones, and stores exactly the change."""
+    keys, _ = several_projects(sim, clock)
+    project = make_project(
+        sim,
+        tmp_path,
+        database_url,
+        mapping=VERSION_AND_EPIC_MAPPING,
+        extra="concurrency = 2",
+        projects=PROJECTS,
+    )
+    assert not cycle(project, clock).failed
+    stale = make_poller(project.settings.sources["jira"], project.okrs)
+    assert isinstance(stale, StartsEarly) and stale.start_early({})  # as if read before that sync
+    clock.tick(600)
+    sim.update_issue(keys["open"], summary="Faster first paint")
+
+    with caplog.at_level(logging.DEBUG, logger="connectors.jira.poller"):
+        report = cycle(project, clock, {"jira": stale})
+
+    assert not report.failed, report.failed[0].error
+    assert report.sources[0].changed == 1
+    assert stored(project)[keys["open"]].title == "Faster first paint"
+    assert "searches started early were not the poll's; stopped" in caplog.text
+    assert not search_helpers()
+
+
+def test_no_head_start_for_a_source_with_jql_sets_or_a_steady_poll(
+    sim: JiraSim, tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    """JQL sets' members are read by the poll before classification; a steady poll's search is
+    short and not split. Neither starts early, and nothing is requested."""
+    several_projects(sim, clock)
+    with_sets = make_project(sim, tmp_path, database_url, extra="concurrency = 3", projects=PROJECTS)
+    poller = make_poller(with_sets.settings.sources["jira"], with_sets.okrs)
+    assert isinstance(poller, StartsEarly) and not poller.start_early({})
+    plain = make_project(
+        sim, tmp_path / "plain", database_url, mapping=VERSION_AND_EPIC_MAPPING, extra="concurrency = 3"
+    )
+    steady = {"high_water": START.isoformat(), "projects": ["ONB"]}
+    poller = make_poller(plain.settings.sources["jira"], plain.okrs)
+    assert isinstance(poller, StartsEarly) and not poller.start_early(steady)
+    assert sim.log() == []
