@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from connectors.progress import PollProgress
 
@@ -54,9 +54,14 @@ class MilestoneRecord:
     labels: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class IssueRecord:
-    """An issue (or pull request) with its state already classified as open, done or excluded."""
+class IssueRecord(NamedTuple):
+    """An issue (or pull request) with its state already classified as open, done or excluded.
+
+    A named tuple, not a frozen dataclass: a first sync makes one per issue in a helper process
+    and sends it to the store's (`connectors.forked`). A tuple is built without a `__setattr__`
+    per field and pickles as its values: per Jira page of 100 issues, classifying went from
+    0.96 to 0.74–0.78 ms and reading the pickle back from 0.40 to 0.16 ms (issue 9).
+    """
 
     key: str  # "acme/web#231" or "ONB-231"
     container: str
@@ -71,7 +76,7 @@ class IssueRecord:
     assignee: str | None = None
     points: float | None = None
     done_at: datetime | None = None
-    milestone_keys: tuple[str, ...] = field(default=())
+    milestone_keys: tuple[str, ...] = ()
     node_id: str | None = None  # GitHub's global id: it survives a transfer, the key does not
     in_progress: bool = False  # open and started, as the tracker says (Jira: status category indeterminate)
 

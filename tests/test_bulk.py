@@ -8,7 +8,6 @@ breaks, non-ASCII, microseconds, nulls, floats, booleans and label lists.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -92,8 +91,8 @@ def test_a_page_of_new_and_stored_keys_writes_each_once_on_both_engines(database
         writer.close()
     later = timedelta(minutes=1)
     moved = [
-        replace(
-            r, title=f"{r.title} (edited)", updated_at=r.updated_at + later, milestone_keys=("acme/web#2",)
+        r._replace(
+            title=f"{r.title} (edited)", updated_at=r.updated_at + later, milestone_keys=("acme/web#2",)
         )
         for r in first
     ]

@@ -462,12 +462,16 @@ class JiraPoller:
 
     def _classified_at_once(self, poll: _Poll, searches: list[str]) -> Iterator[list[Classified]]:
         """Run the searches at once, each in a forked child, and take their pages in turn."""
+        yield from self._read_by_helpers(poll, self._page_readers(searches))
+
+    def _page_readers(self, searches: list[str]) -> list[Callable[[], Iterator[list[dict[str, Any]]]]]:
+        """Make, per changed-issue search, what pages it when called (in its helper)."""
+        fields = self._site.search_fields()
 
         def pages_of(jql: str) -> Callable[[], Iterator[list[dict[str, Any]]]]:
-            fields = self._site.search_fields()
             return lambda: self._search("searching updated issues", jql, fields, page_size=self.page_size)
 
-        yield from self._read_by_helpers(poll, [pages_of(jql) for jql in searches])
+        return [pages_of(jql) for jql in searches]
 
     def _read_by_helpers(
         self, poll: _Poll, searches: list[Callable[[], Iterator[list[dict[str, Any]]]]]
@@ -547,13 +551,8 @@ class JiraPoller:
         before = self.caller.requests
         self.connect()
         self._uncounted += self.caller.requests - before
-        fields = self._site.search_fields()
-
-        def pages_of(jql: str) -> Callable[[], Iterator[list[dict[str, Any]]]]:
-            return lambda: self._search("searching updated issues", jql, fields, page_size=self.page_size)
-
         helpers = self._start_helpers(
-            [pages_of(jql) for jql in searches], functools.partial(self._classify_page, None)
+            self._page_readers(searches), functools.partial(self._classify_page, None)
         )
         self._early = _EarlySearches(searches, helpers)
         return True

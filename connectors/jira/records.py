@@ -12,7 +12,7 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from connectors.records import IssueRecord, IssueStatus, MilestoneRecord, storable
@@ -67,9 +67,11 @@ class JqlSet:
         return jql_key(self.title)
 
 
-@dataclass
-class Classified:
-    """One raw issue, read once: either an epic (a milestone) or a work item (an issue)."""
+class Classified(NamedTuple):
+    """One raw issue, read once: either an epic (a milestone) or a work item (an issue).
+
+    A named tuple for the same reason as `IssueRecord`: one per issue crosses the helper's pipe.
+    """
 
     key: str
     project: str
