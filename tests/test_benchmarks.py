@@ -55,6 +55,17 @@ def _engine(figures: dict[str, Any]) -> dict[str, Any]:
     return size["engines"]["sqlite"]
 
 
+def test_okrsync_is_measured_from_bytecode_as_an_installed_okrsync_runs(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    """Under PYTHONDONTWRITEBYTECODE a checkout would compile every module at every start."""
+    if not sys.flags.dont_write_bytecode:
+        pytest.skip("without PYTHONDONTWRITEBYTECODE, Python writes the bytecode itself")
+    for package in ("okrsync", "connectors"):
+        cached = ROOT / package / "__pycache__"
+        assert any(cached.glob(f"__init__.{sys.implementation.cache_tag}.pyc")), package
+
+
 @pytest.mark.parametrize("source", ["github", "jira"])
 def test_first_sync_is_measured_against_a_bare_client_making_the_same_requests(
     figures: dict[str, dict[str, Any]], source: str
