@@ -59,8 +59,9 @@ def head_start(settings: Any, okrs: OkrSet, *, only: str | None = None) -> dict[
             continue
         try:
             started = poller.start_early(cursors.get(name, {}))
-        except OkrsyncError as exc:  # the poll meets the same problem again and records it
-            logger.debug("source %s: no head start: %s", name, exc, extra={"source": name})
+        except Exception as exc:  # noqa: BLE001 - the poll meets the problem again, and records it
+            said = str(exc) if isinstance(exc, OkrsyncError) else type(exc).__name__  # never a secret
+            logger.debug("source %s: no head start: %s", name, said, extra={"source": name})
             continue
         if started:
             logger.debug("source %s: searches started before the store opened", name, extra={"source": name})

@@ -734,3 +734,49 @@ def test_no_head_start_for_a_source_with_jql_sets_or_a_steady_poll(
     poller = make_poller(plain.settings.sources["jira"], plain.okrs)
     assert isinstance(poller, StartsEarly) and not poller.start_early(steady)
     assert sim.log() == []
+
+
+def test_a_first_sync_through_the_cli_starts_early_and_a_tracker_that_is_down_fails_as_before(
+    sim: JiraSim,
+    tmp_path: Path,
+    database_url: str,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`okrsync sync` gives the first sync its head start and prints the same summary; with the
+    tracker down, the head start stays quiet and the poll reports the source as it always did."""
+    _keys, fillers = several_projects(sim, clock)
+    project = make_project(
+        sim,
+        tmp_path,
+        database_url,
+        mapping=VERSION_AND_EPIC_MAPPING,
+        extra="concurrency = 2",
+        projects=PROJECTS,
+    )
+    monkeypatch.setenv("OKRSYNC_NOW", clock().isoformat())
+
+    result = CliRunner().invoke(app, ["--config", str(project.config), "sync", "--no-deliver"])
+
+    assert result.exit_code == 0, result.output
+    assert "✓ jira:" in result.output and len(stored(project)) == len(fillers) + 3
+    assert "ORDER BY key" in searches(sim)[0]  # a search before the versions: started early
+    down = make_project(  # a store of its own: a first sync again, so a head start is tried
+        sim,
+        tmp_path / "down",
+        f"sqlite:///{tmp_path / 'down.db'}",
+        mapping=VERSION_AND_EPIC_MAPPING,
+        extra="concurrency = 2",
+        projects=PROJECTS,
+    )
+    sim.stop()  # nothing listens at its address any more
+
+    with caplog.at_level(logging.DEBUG, logger="okrsync.headstart"):
+        result = CliRunner().invoke(app, ["--config", str(down.config), "sync", "--no-deliver"])
+
+    assert "source jira: no head start:" in caplog.text
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "✗" in output and "jira" in output and TOKEN not in output and PAT not in output
+    assert not search_helpers()
