@@ -23,6 +23,8 @@ from okrsync.store import IssueMilestone, TrackerIssue, TrackerMilestone
 
 def kr_ids_from_labels(labels: Iterable[str], prefix: str) -> list[str]:
     """Read KR ids from labels such as `kr:ENG-1.1` (SPEC §3: links from inside the tracker)."""
+    if not labels:  # most issues: a first sync asks this 50,000 times and more
+        return []
     return sorted({label[len(prefix) :].strip() for label in labels if label.startswith(prefix)} - {""})
 
 
@@ -163,8 +165,9 @@ class IssueWriter:
         """
         if record.status != "open":
             return False
-        return record.in_progress or any(
-            label.casefold() in self.in_progress_labels for label in record.labels
+        return record.in_progress or (
+            bool(record.labels)
+            and any(label.casefold() in self.in_progress_labels for label in record.labels)
         )
 
     def _refresh_statistics(self) -> None:

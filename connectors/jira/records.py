@@ -204,7 +204,8 @@ def classify(
     issuetype = fields.get("issuetype") or {}
     updated = parse_time(fields.get("updated"))
     url = f"{site_url.rstrip('/')}/browse/{key}"
-    labels = tuple(storable(str(label)) for label in fields.get("labels") or [])
+    raw_labels = fields.get("labels")
+    labels = tuple(storable(str(label)) for label in raw_labels) if raw_labels else ()
     if is_epic_type(issuetype):
         category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
         epic = MilestoneRecord(
@@ -225,7 +226,8 @@ def classify(
     parent_epic = epic_of(fields, site)
     if parent_epic:
         milestones.append(epic_key(parent_epic))
-    milestones += sorted(set(jql_keys))
+    if jql_keys:
+        milestones += sorted(set(jql_keys))
     done_at = None
     if status == "done":
         done_at = parse_time(fields.get("resolutiondate")) or parse_time(
