@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, event
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -145,17 +145,25 @@ class Bulk:
         half the server's work (50,000 issues with their memberships: 0.85 → 0.47 s of server
         CPU, the client's about the same). A key that is there after all fails the statement,
         and so the transaction, as `insert` does: pass only keys looked up in this transaction.
+
+        In binary format, with the columns' types told up front: psycopg then picks each
+        column's dumper once, not per value, and skips the text escaping (50,000 issues: client
+        CPU 0.22 → 0.13 s, the server's alike). A JSON column travels as its text, which is
+        what the `json` type's binary form is.
         """
         if not rows:
             return
         if self.sqlite:
             self.insert(model, columns, rows)
             return
-        sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined]
+        types = [_pg_binary_type(table.columns[c].type) for c in columns]
+        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         cursor = self.cursor()
 
         def copy() -> None:
             with cursor.copy(sql) as copying:
+                copying.set_types(types)
                 for row in rows:
                     copying.write_row(row)
 
@@ -237,6 +245,25 @@ class Bulk:
         cursor = self.cursor()
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []
+
+
+def _pg_binary_type(column_type: Any) -> str:
+    """Name the exact PostgreSQL type of a column, as binary `COPY` needs it (no casts there).
+
+    A JSON column is named `text`: its values are JSON text already, and `json`'s binary form
+    is that text (psycopg's `json` dumper would serialise the string once more).
+    """
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl
+    if isinstance(column_type, JSON):
+        return "text"
+    kinds = ((Boolean, "bool"), (BigInteger, "int8"), (Integer, "int4"), (Float, "float8"), (Date, "date"))
+    for kind, name in kinds:  # BigInteger before Integer: it is one
+        if isinstance(column_type, kind):
+            return name
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    return "text"
 
 
 def _pg_record_type(column_type: Any) -> tuple[str, str]:
