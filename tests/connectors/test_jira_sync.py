@@ -649,6 +649,18 @@ def first_pages(sim: JiraSim) -> list[str]:
     return found
 
 
+def split_project(sim: JiraSim, folder: Path, database_url: str, *, concurrency: int) -> Project:
+    """A project over the four projects whose first sync is split into `concurrency` searches."""
+    return make_project(
+        sim,
+        folder,
+        database_url,
+        mapping=VERSION_AND_EPIC_MAPPING,
+        extra=f"concurrency = {concurrency}",
+        projects=PROJECTS,
+    )
+
+
 def search_helpers() -> list[multiprocessing.process.BaseProcess]:
     return [p for p in multiprocessing.active_children() if p.name.startswith("okrsync-jira-search")]
 
@@ -660,14 +672,7 @@ def test_a_first_sync_starts_its_searches_before_the_poll_and_stores_the_same(
     """`head_start` reads the empty store's cursors and starts the split searches at once; the
     poll adopts them: each search is made once, every request is counted, nothing is lost."""
     keys, fillers = several_projects(sim, clock)
-    project = make_project(
-        sim,
-        tmp_path,
-        database_url,
-        mapping=VERSION_AND_EPIC_MAPPING,
-        extra="concurrency = 3",
-        projects=PROJECTS,
-    )
+    project = split_project(sim, tmp_path, database_url, concurrency=3)
 
     pollers = head_start(project.settings, project.okrs)
     started = wait_for_searches(sim)  # before the poll, which lists the versions first
@@ -694,14 +699,7 @@ def test_searches_started_for_a_cursor_the_store_no_longer_has_are_stopped(
     """Another process synced between the head start's read and the poll: the poll runs its own
     (incremental) search, stops the early ones, and stores exactly the change."""
     keys, _ = several_projects(sim, clock)
-    project = make_project(
-        sim,
-        tmp_path,
-        database_url,
-        mapping=VERSION_AND_EPIC_MAPPING,
-        extra="concurrency = 2",
-        projects=PROJECTS,
-    )
+    project = split_project(sim, tmp_path, database_url, concurrency=2)
     assert not cycle(project, clock).failed
     stale = make_poller(project.settings.sources["jira"], project.okrs)
     assert isinstance(stale, StartsEarly) and stale.start_early({})  # as if read before that sync
@@ -747,14 +745,7 @@ def test_a_first_sync_through_the_cli_starts_early_and_a_tracker_that_is_down_fa
     """`okrsync sync` gives the first sync its head start and prints the same summary; with the
     tracker down, the head start stays quiet and the poll reports the source as it always did."""
     _keys, fillers = several_projects(sim, clock)
-    project = make_project(
-        sim,
-        tmp_path,
-        database_url,
-        mapping=VERSION_AND_EPIC_MAPPING,
-        extra="concurrency = 2",
-        projects=PROJECTS,
-    )
+    project = split_project(sim, tmp_path, database_url, concurrency=2)
     monkeypatch.setenv("OKRSYNC_NOW", clock().isoformat())
 
     result = CliRunner().invoke(app, ["--config", str(project.config), "sync", "--no-deliver"])
@@ -762,14 +753,8 @@ def test_a_first_sync_through_the_cli_starts_early_and_a_tracker_that_is_down_fa
     assert result.exit_code == 0, result.output
     assert "✓ jira:" in result.output and len(stored(project)) == len(fillers) + 3
     assert "ORDER BY key" in searches(sim)[0]  # a search before the versions: started early
-    down = make_project(  # a store of its own: a first sync again, so a head start is tried
-        sim,
-        tmp_path / "down",
-        f"sqlite:///{tmp_path / 'down.db'}",
-        mapping=VERSION_AND_EPIC_MAPPING,
-        extra="concurrency = 2",
-        projects=PROJECTS,
-    )
+    # A store of its own: a first sync again, so a head start is tried.
+    down = split_project(sim, tmp_path / "down", f"sqlite:///{tmp_path / 'down.db'}", concurrency=2)
     sim.stop()  # nothing listens at its address any more
 
     with caplog.at_level(logging.DEBUG, logger="okrsync.headstart"):
