@@ -18,6 +18,9 @@ from sqlalchemy import create_engine, text
 PG_URL = os.environ.get("OKRSYNC_TEST_DATABASE_URL")
 
 
+DROP_LOCK_TIMEOUT = "60s"
+
+
 def _pg_schema_url(base: str, schema: str) -> str:
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}options=-csearch_path%3D{schema}"
@@ -35,6 +38,10 @@ def pg_made(create: str, drop: str) -> Iterator[None]:
         yield
     finally:
         with admin.connect() as connection:
+            # A test that failed while its engine held a transaction open keeps its locks; the
+            # drop then fails after a while (the test's own failure is reported) instead of
+            # waiting for ever and hanging the whole run.
+            connection.execute(text(f"SET lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
             connection.execute(text(drop))
         admin.dispose()
 
