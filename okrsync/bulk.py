@@ -157,7 +157,7 @@ class Bulk:
             self.insert(model, columns, rows)
             return
         table = model.__table__  # type: ignore[attr-defined]
-        types = [_pg_binary_type(table.columns[c].type) for c in columns]
+        types = [_pg_copy_type(table.columns[c].type) for c in columns]
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         cursor = self.cursor()
 
@@ -247,18 +247,19 @@ class Bulk:
         return list(cursor.fetchall()) if cursor.description else []
 
 
-def _pg_binary_type(column_type: Any) -> str:
-    """Name the exact PostgreSQL type of a column, as binary `COPY` needs it (no casts there).
-
-    A JSON column is named `text`: its values are JSON text already, and `json`'s binary form
-    is that text (psycopg's `json` dumper would serialise the string once more).
-    """
+def _pg_type(column_type: Any) -> str:
+    """Name a column's exact PostgreSQL type (binary `COPY` casts nothing, so it needs this one)."""
     if isinstance(column_type, TypeDecorator):
-        column_type = column_type.impl
-    if isinstance(column_type, JSON):
-        return "text"
-    kinds = ((Boolean, "bool"), (BigInteger, "int8"), (Integer, "int4"), (Float, "float8"), (Date, "date"))
-    for kind, name in kinds:  # BigInteger before Integer: it is one
+        column_type = column_type.impl  # UTCDateTime stores a DateTime; AutoString a String
+    kinds = (
+        (JSON, "json"),
+        (Boolean, "bool"),
+        (BigInteger, "int8"),  # before Integer: it is one
+        (Integer, "int4"),
+        (Float, "float8"),
+        (Date, "date"),
+    )
+    for kind, name in kinds:
         if isinstance(column_type, kind):
             return name
     if isinstance(column_type, DateTime):
@@ -266,15 +267,17 @@ def _pg_binary_type(column_type: Any) -> str:
     return "text"
 
 
+def _pg_copy_type(column_type: Any) -> str:
+    """Name the type a binary `COPY` sends a column's values as.
+
+    A JSON column is sent as `text`: its values are JSON text already, and `json`'s binary form
+    is that text (psycopg's `json` dumper would serialise the string once more).
+    """
+    name = _pg_type(column_type)
+    return "text" if name == "json" else name
+
+
 def _pg_record_type(column_type: Any) -> tuple[str, str]:
     """Name the PostgreSQL type a column's values travel in (`json_to_recordset`), and the cast back."""
-    if isinstance(column_type, TypeDecorator):
-        column_type = column_type.impl  # UTCDateTime stores a DateTime; AutoString a String
-    if isinstance(column_type, JSON):
-        return "text", "::json"
-    for kind, name in ((Boolean, "bool"), (Integer, "int8"), (Float, "float8"), (Date, "date")):
-        if isinstance(column_type, kind):
-            return name, ""
-    if isinstance(column_type, DateTime):
-        return "timestamp", ""
-    return "text", ""
+    name = _pg_type(column_type)
+    return ("text", "::json") if name == "json" else (name, "")

@@ -414,13 +414,9 @@ class JiraPoller:
         for project in fresh:  # before any of their issues is stored (see _deleted)
             poll.had_issues[project] = bool(poll.known.issue_keys(project))
         searches = self._changed_searches(steady, fresh, poll.bound)
-        early, self._early = self._early, None
-        if early is not None and early.searches != searches:
-            self._early = early
-            self._drop_early()  # started for another cursor (another process polled meanwhile)
-            early = None
-        if early is not None:
-            stream = self._read_helpers(early.helpers)
+        started = self._adopt_early(searches)
+        if started is not None:
+            stream = self._read_helpers(started)
         elif len(searches) == 1:
             pages = self._search(
                 "searching updated issues",
@@ -556,6 +552,15 @@ class JiraPoller:
         )
         self._early = _EarlySearches(searches, helpers)
         return True
+
+    def _adopt_early(self, searches: list[str]) -> list[Produced[_Helped]] | None:
+        """Take the helpers `start_early` started if they run exactly `searches`; else stop them."""
+        early = self._early
+        if early is None or early.searches != searches:
+            self._drop_early()  # started for another cursor (another process polled meanwhile)
+            return None
+        self._early = None
+        return early.helpers
 
     def _drop_early(self) -> None:
         early, self._early = self._early, None
