@@ -165,9 +165,8 @@ class IssueWriter:
         """
         if record.status != "open":
             return False
-        return record.in_progress or (
-            bool(record.labels)
-            and any(label.casefold() in self.in_progress_labels for label in record.labels)
+        return record.in_progress or any(
+            label.casefold() in self.in_progress_labels for label in record.labels
         )
 
     def _refresh_statistics(self) -> None:
