@@ -22,7 +22,11 @@ What makes the figures trustworthy, and why each choice was made:
   such as GitHub's bare client on okrsync's own transport), then okrsync on a fresh empty
   database (SQLite: a new file; PostgreSQL: a new schema through `search_path`, as
   tests/conftest.py does), for every engine in turn, so all contenders meet the same noise.
-  Medians and min–max spreads are reported, and the ratios are taken on the medians.
+  The sizes take turns too: every size is seeded first, then round 1 runs at each size, then
+  round 2…, so the growth from one size to the next compares runs taken minutes apart, not a
+  run's start with its end. Medians and min–max spreads are reported, and the ratios are taken
+  on the medians; beside them, ratios round by round (okrsync against the bare client just
+  before it, and each size against the same round at the previous size).
 - A bare client must make the requests okrsync's first sync makes; each round compares the
   request logs (method, path and query, page tokens aside) and records `same_requests`, so
   a change to okrsync's requests shows up as "NO" instead of a quietly unfair ratio.
@@ -484,39 +488,60 @@ class Round:
         return found if len(found) == len(self.runs) else []
 
 
-def first_sync_rounds(
-    scenario: Scenario, databases: Databases, *, engines: Sequence[str], rounds: int
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Run the interleaved rounds; return the figures per engine and each engine's last database.
+class FirstSyncs:
+    """One seeded size's first-sync rounds, run a round at a time so sizes can take turns.
 
     A round, per engine: the bare client, any further baselines, then okrsync's first sync
-    on a fresh database; each baseline's requests are compared with okrsync's.
+    on a fresh database; each baseline's requests are compared with okrsync's. The last
+    round's database of each engine is kept: the polls go on from it.
     """
-    contenders = {"bare": scenario.bare_command, **scenario.baselines}
-    for name, command in contenders.items():
-        run_checked(command, env=child_env(scenario.clock[0]), what=f"{name} (warm-up)")
-    runs = {e: {name: Round() for name in [*contenders, "okrsync"]} for e in engines}
-    checks: dict[str, dict[str, list[dict[str, Any]]]] = {e: {n: [] for n in contenders} for e in engines}
-    kept: dict[str, str] = {}
-    for number in range(1, rounds + 1):
-        for engine in engines:
-            logs = {n: runs[engine][n].add(*_logged(scenario, c, what=n)) for n, c in contenders.items()}
-            url = databases.fresh(engine)
+
+    def __init__(
+        self, scenario: Scenario, databases: Databases, *, engines: Sequence[str], rounds: int
+    ) -> None:
+        self.scenario = scenario
+        self.databases = databases
+        self.engines = list(engines)
+        self.rounds = rounds
+        self.contenders = {"bare": scenario.bare_command, **scenario.baselines}
+        self.runs = {e: {name: Round() for name in [*self.contenders, "okrsync"]} for e in engines}
+        self.checks: dict[str, dict[str, list[dict[str, Any]]]] = {
+            e: {n: [] for n in self.contenders} for e in engines
+        }
+        self.kept: dict[str, str] = {}
+        self.done = 0
+
+    def warm_up(self) -> None:
+        """Run each bare client once unmeasured: the simulator's first answers are slower."""
+        for name, command in self.contenders.items():
+            run_checked(command, env=child_env(self.scenario.clock[0]), what=f"{name} (warm-up)")
+
+    def run_round(self) -> None:
+        scenario = self.scenario
+        self.done += 1
+        for engine in self.engines:
+            runs = self.runs[engine]
+            logs = {n: runs[n].add(*_logged(scenario, c, what=n)) for n, c in self.contenders.items()}
+            url = self.databases.fresh(engine)
             command = sync_command(write_config(scenario, url))
             what = f"okrsync sync on {engine}"
-            mine = runs[engine]["okrsync"].add(
+            mine = runs["okrsync"].add(
                 *_logged(scenario, command, what=what, postgres=engine == "postgresql")
             )
             for name, log in logs.items():
-                checks[engine][name].append(compare_requests(log, mine))
-            if number == rounds:
-                kept[engine] = url  # the polls go on from this one
+                self.checks[engine][name].append(compare_requests(log, mine))
+            if self.done == self.rounds:
+                self.kept[engine] = url
             else:
-                databases.drop(url)
-            walls = ", ".join(f"{n} {r.runs[-1].wall:.2f}s" for n, r in runs[engine].items())
-            _progress(f"{scenario.source} {scenario.issues:,}: round {number} {engine}: {walls}")
-    figures = {e: _first_sync_figures(runs[e], checks[e], rounds=rounds) for e in engines}
-    return figures, kept
+                self.databases.drop(url)
+            walls = ", ".join(f"{n} {r.runs[-1].wall:.2f}s" for n, r in runs.items())
+            _progress(f"{scenario.source} {scenario.issues:,}: round {self.done} {engine}: {walls}")
+
+    def figures(self) -> dict[str, dict[str, Any]]:
+        """Summarise each engine's rounds (see `_first_sync_figures`)."""
+        return {
+            e: _first_sync_figures(self.runs[e], self.checks[e], rounds=self.rounds) for e in self.engines
+        }
 
 
 def _first_sync_figures(
@@ -666,19 +691,13 @@ def profile_first_sync(
     return {"profile_text": str(text), "profile_data": str(prof), "profiled_wall": round(run.wall, 2)}
 
 
-def measure_size(
-    scenario: Scenario,
-    *,
-    engines: Sequence[str],
-    rounds: int,
-    pg_url: str,
-    profile_dir: Path | None,
-) -> dict[str, Any]:
-    """Measure one seeded size on every engine: first-sync rounds, then the polls, in step."""
+def measure_size(first_syncs: FirstSyncs, *, profile_dir: Path | None) -> dict[str, Any]:
+    """Measure one seeded size after its first-sync rounds: the polls, every engine in step."""
+    scenario, databases, engines = first_syncs.scenario, first_syncs.databases, first_syncs.engines
     base = scenario.clock[0]
-    databases = Databases(scenario.folder, pg_url=pg_url)
+    kept = first_syncs.kept
     try:
-        first, kept = first_sync_rounds(scenario, databases, engines=engines, rounds=rounds)
+        first = first_syncs.figures()
         result: dict[str, Any] = {e: {"first_sync": first[e]} for e in engines}
         for name, minutes in POLLS:
             for engine in engines:
@@ -742,11 +761,22 @@ def growth(sizes: list[dict[str, Any]], engines: Sequence[str]) -> dict[str, lis
                 "bare_wall": ratio(b["bare"]["wall"]["median"], a["bare"]["wall"]["median"]),
                 "bare_cpu": ratio(b["bare"]["cpu"]["median"], a["bare"]["cpu"]["median"]),
             }
+            per_round = _paired(b["okrsync"]["wall"], a["okrsync"]["wall"])
+            if per_round is not None:
+                row["okrsync_wall_per_round"] = per_round
             if (small["issues"], large["issues"]) == (100_000, 200_000):
                 row["target"] = GROWTH_TARGET
             rows.append(row)
         found[engine] = rows
     return found
+
+
+def _paired(larger: dict[str, Any], smaller: dict[str, Any]) -> dict[str, Any] | None:
+    """Spread of round-by-round ratios (round i of one size against round i of another), or None."""
+    pairs = list(zip(larger.get("runs", []), smaller.get("runs", []), strict=False))
+    if not pairs or any(s <= 0 for _l, s in pairs):
+        return None
+    return spread((big / small for big, small in pairs), digits=3)
 
 
 def machine() -> dict[str, Any]:
@@ -831,8 +861,15 @@ def compile_bytecode() -> None:
 
 
 def measure_all(args: argparse.Namespace, *, title: str, build: Build) -> dict[str, Any]:
-    """Seed and measure each size in turn; the JSON is rewritten after each, so a long run that
-    fails at its largest size keeps the smaller ones (`complete` says whether all were taken)."""
+    """Seed every size, run the first-sync rounds with the sizes taking turns, then each size's polls.
+
+    The sizes take turns round by round (100k, 200k, 100k, 200k…), so a machine whose speed
+    drifts during the run slows both sides of the growth ratio alike; measured one size after
+    the other, a drift of a few minutes read as growth (issue 9's 200k/100k ratio moved from
+    1.75 to 2.29 between runs of the same code). Every simulator is seeded first, so they
+    are all in this process's memory together. The JSON is rewritten after each size's polls
+    (`complete` says whether all were taken).
+    """
     engines = parse_engines(args.engines)
     compile_bytecode()
     probe = Databases(Path(), pg_url=args.database_url)
@@ -840,30 +877,38 @@ def measure_all(args: argparse.Namespace, *, title: str, build: Build) -> dict[s
     probe.drop_all()
     figures: dict[str, Any] = {"benchmark": title, "machine": machine(), "rounds": args.rounds}
     figures |= {"engines": engines, "note": args.note, "complete": False, "sizes": []}
+    profile_dir = args.profile_dir if args.profile else None
     with tempfile.TemporaryDirectory(prefix="okrsync-bench-", dir=args.workdir) as temp:
-        for size in parse_sizes(args.sizes):
-            folder = Path(temp) / str(size)
-            folder.mkdir()
-            scenario = build(size, folder)
+        sizes: list[FirstSyncs] = []
+        try:
+            for size in parse_sizes(args.sizes):
+                folder = Path(temp) / str(size)
+                folder.mkdir()
+                scenario = build(size, folder)
+                databases = Databases(folder, pg_url=args.database_url)
+                sizes.append(FirstSyncs(scenario, databases, engines=engines, rounds=args.rounds))
             _settle_collector()
-            try:
-                figures["sizes"].append(
-                    measure_size(
-                        scenario,
-                        engines=engines,
-                        rounds=args.rounds,
-                        pg_url=args.database_url,
-                        profile_dir=args.profile_dir if args.profile else None,
-                    )
-                )
-            finally:
-                scenario.sim.stop()
-                del scenario
-                gc.unfreeze()
-                gc.collect()
-            figures["growth"] = growth(figures["sizes"], engines)
-            figures["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-            _save(args.json, figures)
+            for first_syncs in sizes:
+                first_syncs.warm_up()
+            for _number in range(args.rounds):
+                for first_syncs in sizes:
+                    first_syncs.run_round()
+            while sizes:
+                first_syncs = sizes.pop(0)
+                try:
+                    figures["sizes"].append(measure_size(first_syncs, profile_dir=profile_dir))
+                finally:
+                    first_syncs.scenario.sim.stop()
+                    del first_syncs
+                figures["growth"] = growth(figures["sizes"], engines)
+                figures["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+                _save(args.json, figures)
+        finally:
+            for first_syncs in sizes:  # left by a failure: their schemas and servers
+                first_syncs.databases.drop_all()
+                first_syncs.scenario.sim.stop()
+            gc.unfreeze()
+            gc.collect()
     figures["complete"] = True
     _save(args.json, figures)
     return figures
@@ -935,13 +980,18 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         f"### Cost growth of the first sync, size against the previous size (target at 200k/100k: ≤ {GROWTH_TARGET})",
         "",
-        "| engine | from → to | okrsync wall | okrsync CPU | bare wall | bare CPU |",
-        "|---|---|---:|---:|---:|---:|",
+        'The sizes take turns round by round; "per round" divides each round\'s okrsync wall at the '
+        "larger size by the same round's at the smaller one.",
+        "",
+        "| engine | from → to | okrsync wall | okrsync wall, per round | okrsync CPU | bare wall | bare CPU |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for engine, rows in figures["growth"].items():
         for r in rows:
             lines.append(
-                f"| {engine} | {r['from']:,} → {r['to']:,} | {_x(r['okrsync_wall'])} | {_x(r['okrsync_cpu'])} "
+                f"| {engine} | {r['from']:,} → {r['to']:,} | {_x(r['okrsync_wall'])} "
+                f"| {_s(r['okrsync_wall_per_round']) + ' ×' if 'okrsync_wall_per_round' in r else '—'} "
+                f"| {_x(r['okrsync_cpu'])} "
                 f"| {_x(r['bare_wall'])} | {_x(r['bare_cpu'])} |"
             )
     lines += [
@@ -971,10 +1021,8 @@ def markdown(figures: dict[str, Any]) -> str:
 
 def _per_round(mine: dict[str, Any], bare: dict[str, Any]) -> str:
     """Render the median (min–max) of okrsync's wall ÷ the bare client's, round by round."""
-    pairs = list(zip(mine.get("runs", []), bare.get("runs", []), strict=False))
-    if not pairs or any(b <= 0 for _m, b in pairs):
-        return "—"
-    return _s(spread((m / b for m, b in pairs), digits=2)) + " ×"
+    paired = _paired(mine, bare)
+    return "—" if paired is None else _s(paired) + " ×"
 
 
 def _baselines_table(figures: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ Only the shape and sense of the figures is checked, never a duration (issue 9).
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -18,11 +19,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Jira runs two sizes over two rounds, so the sizes' turns and the growth per round are checked.
 TINY = {
-    "github": ["scenario_l.py", "--repos", "2", "--krs", "2"],
-    "jira": ["scenario_l_jira.py", "--projects", "2", "--versions", "2"],
+    "github": ["scenario_l.py", "--repos", "2", "--krs", "2", "--sizes", "40", "--rounds", "1"],
+    "jira": ["scenario_l_jira.py", "--projects", "2", "--versions", "2", "--sizes", "40,80", "--rounds", "2"],
 }
-COMMON = ["--sizes", "40", "--rounds", "1", "--engines", "sqlite"]
+COMMON = ["--engines", "sqlite"]
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +48,55 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     outputs = {name: child.communicate(timeout=180)[0] for name, child in running.items()}
     for name, child in running.items():
         assert child.returncode == 0, f"{name} benchmark failed:\n{outputs[name]}"
-    yield {name: json.loads((folder / f"{name}.json").read_text()) for name in TINY}
+    found = {name: json.loads((folder / f"{name}.json").read_text()) for name in TINY}
+    for name in TINY:
+        found[name]["output"] = outputs[name]
+    yield found
 
 
 def _engine(figures: dict[str, Any]) -> dict[str, Any]:
-    (size,) = figures["sizes"]
+    size = figures["sizes"][0]
     assert size["issues"] == 40
     return size["engines"]["sqlite"]
+
+
+def test_sizes_take_turns_round_by_round_and_growth_is_also_paired_per_round(
+    figures: dict[str, dict[str, Any]],
+) -> None:
+    """Measured one size after the other, a machine's drift between them would read as growth."""
+    jira = figures["jira"]
+    turns = re.findall(r"^jira (\d+): round (\d+) sqlite", jira["output"], re.MULTILINE)
+    assert turns == [("40", "1"), ("80", "1"), ("40", "2"), ("80", "2")]
+    assert [s["issues"] for s in jira["sizes"]] == [40, 80]
+    (row,) = jira["growth"]["sqlite"]
+    small, large = (s["engines"]["sqlite"]["first_sync"]["okrsync"]["wall"]["runs"] for s in jira["sizes"])
+    assert len(small) == len(large) == 2
+    paired = row["okrsync_wall_per_round"]
+    assert paired["runs"] == [round(b / a, 3) for a, b in zip(small, large, strict=True)]
+    assert paired["median"] == round(statistics.median(b / a for a, b in zip(small, large, strict=True)), 3)
+
+
+def test_growth_per_round_renders_beside_the_medians_ratio(
+    figures: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    saved = tmp_path / "jira.json"
+    saved.write_text(json.dumps({k: v for k, v in figures["jira"].items() if k != "output"}))
+    rendered = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "scenario_l_jira.py"),
+            "--from-json",
+            str(saved),
+            "--markdown",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    row = next(line for line in rendered.splitlines() if line.startswith("| sqlite | 40 → 80 |"))
+    paired = figures["jira"]["growth"]["sqlite"][0]["okrsync_wall_per_round"]
+    assert row.split(" | ")[3].startswith(f"{paired['median']:.2f}")
 
 
 def test_okrsync_is_measured_from_bytecode_as_an_installed_okrsync_runs(
@@ -71,8 +115,9 @@ def test_first_sync_is_measured_against_a_bare_client_making_the_same_requests(
     figures: dict[str, dict[str, Any]], source: str
 ) -> None:
     first = _engine(figures[source])["first_sync"]
+    rounds = {"github": 1, "jira": 2}[source]
     for side in ("bare", "okrsync"):
-        assert len(first[side]["wall"]["runs"]) == 1
+        assert len(first[side]["wall"]["runs"]) == rounds
         assert first[side]["wall"]["median"] > 0
         assert 0 < first[side]["cpu"]["median"]
         assert first[side]["peak_rss_mb"]["median"] > 10  # a Python process, not the sampler missing it
