@@ -31,14 +31,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, event
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, Table, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from okrsync.writebehind import WriteBehind
 
 IN_CHUNK = 500  # values in one `IN (…)`: SQLite allows 32,766 parameters, older builds 999
-_BEHIND = "okrsync.write_behind"  # in `session.info`: the session's write-behind thread, if any
+# Fresh rows a writing-behind Bulk gathers per table before one `COPY` (see `insert_fresh`).
+COPY_ROWS = 2_000
+_BEHIND = "okrsync.write_behind"  # in `session.info`: the Bulk whose writes run behind, if any
 # The session's own uses of its connection: each waits for the writes still running behind.
 _SESSION_EVENTS = ("do_orm_execute", "before_flush", "before_commit")
 
@@ -55,24 +57,35 @@ class Bulk:
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
         self.behind: WriteBehind | None = None
+        # Fresh rows not yet sent, per (table, columns), in the order first given.
+        self._gathered: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         if write_behind and not self.sqlite:
             self.behind = WriteBehind("okrsync-write-behind")
-            session.info[_BEHIND] = self.behind
+            session.info[_BEHIND] = self
             for name in _SESSION_EVENTS:
                 event.listen(session, name, self._flush_first)
 
     def flush(self) -> None:
-        """Wait for the session's writes still running behind; raise the first that failed."""
-        behind = self.session.info.get(_BEHIND)
-        if behind is not None:
-            behind.flush()
+        """Send the session's gathered rows, wait for its writes running behind; raise the first
+        that failed."""
+        owner: Bulk | None = self.session.info.get(_BEHIND)
+        if owner is not None and owner.behind is not None:
+            owner._send_gathered()
+            owner.behind.flush()
 
     def close(self) -> None:
-        """Stop this Bulk's write-behind thread, if any, once what it holds has run."""
+        """Stop this Bulk's write-behind thread, if any, once what it holds has run.
+
+        Rows still gathered are sent first, unless a write already failed: the transaction is
+        lost then, and the caller rolls back (`WriteBehind.close` drops failures alike).
+        """
         if self.behind is not None:
             for name in _SESSION_EVENTS:
                 event.remove(self.session, name, self._flush_first)
             del self.session.info[_BEHIND]
+            if not self.behind.failed:
+                self._send_gathered()
+            self._gathered.clear()
             self.behind.close()
             self.behind = None
 
@@ -150,13 +163,36 @@ class Bulk:
         column's dumper once, not per value, and skips the text escaping (50,000 issues: client
         CPU 0.22 → 0.13 s, the server's alike). A JSON column travels as its text, which is
         what the `json` type's binary form is.
+
+        Writing behind, a table's fresh rows are gathered over calls and sent as one `COPY` of
+        `COPY_ROWS` rows: a first sync gives a page of 100 at a time, and each `COPY` has its
+        own statement start, round trip and index descents. 50,000 issues with their
+        memberships: 1,000 statements of 100 rows took 1.5 s of the write chain, 0.3 s of the
+        client's CPU and 0.9 s of the server's; 2,500-row statements 0.8, 0.09 and 0.7 s.
+        Whatever uses the session next sends them first (`flush`, `_run`), so reads, other
+        writes and the commit see them, as if each call had written at once.
         """
         if not rows:
             return
         if self.sqlite:
             self.insert(model, columns, rows)
             return
-        table = model.__table__  # type: ignore[attr-defined]
+        key = (model.__table__, tuple(columns))  # type: ignore[attr-defined]
+        if self.behind is None:
+            self._copy(*key, rows)
+            return
+        gathered = self._gathered.setdefault(key, [])
+        gathered.extend(rows)
+        if len(gathered) >= COPY_ROWS:
+            self._copy(*key, self._gathered.pop(key))
+
+    def _send_gathered(self) -> None:
+        """Hand every table's gathered rows to the thread, each as one `COPY`."""
+        while self._gathered:
+            key = next(iter(self._gathered))
+            self._copy(*key, self._gathered.pop(key))
+
+    def _copy(self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
         types = [_pg_copy_type(table.columns[c].type) for c in columns]
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         cursor = self.cursor()
@@ -167,7 +203,7 @@ class Bulk:
                 for row in rows:
                     copying.write_row(row)
 
-        self._run(copy)
+        self._hand(copy)
 
     def execute_behind(self, sql: str) -> None:
         """Run a statement whose result nobody reads (ANALYZE): behind, like the inserts, if it can."""
@@ -175,6 +211,12 @@ class Bulk:
         self._run(lambda: cursor.execute(sql))
 
     def _run(self, statement: Callable[[], None]) -> None:
+        """Run a write after everything given before it: the rows gathered first, then this."""
+        if self.behind is not None:
+            self._send_gathered()
+        self._hand(statement)
+
+    def _hand(self, statement: Callable[[], None]) -> None:
         """Hand a write to this Bulk's write-behind thread, or run it now after the session's."""
         if self.behind is not None:
             self.behind.submit(statement)

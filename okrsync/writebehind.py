@@ -37,6 +37,11 @@ class WriteBehind:
         self._raise()
         self._jobs.put(job)
 
+    @property
+    def failed(self) -> bool:
+        """Whether a statement failed and nobody has been told yet (the transaction is lost)."""
+        return self._error is not None
+
     def flush(self) -> None:
         """Wait until every queued statement ran; raise the first failure among them."""
         self._jobs.join()

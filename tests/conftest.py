@@ -53,6 +53,12 @@ def fresh_pg_schema() -> Iterator[str]:
         yield _pg_schema_url(PG_URL or "", schema)
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """Yield a fresh, empty PostgreSQL schema, for tests with no SQLite counterpart."""
+    yield from fresh_pg_schema()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Yield a fresh, empty database URL on each engine."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from connectors.records import IssueRecord
-from okrsync.bulk import Bulk
+from okrsync.bulk import COPY_ROWS, Bulk
 from okrsync.ingest import IssueWriter
 from okrsync.store import IssueMilestone, Meta, TrackerIssue, open_store, session
 
@@ -148,3 +148,75 @@ def test_every_other_use_of_the_session_waits_for_the_writes_running_behind(data
     assert through_orm == ["first"]
     assert sorted(through_other_bulk) == ["first", "second"]
     assert sorted(committed) == ["first", "second", "third"]
+
+
+def many_records(first: int, count: int) -> list[IssueRecord]:
+    """`count` new issues of one repo, numbered from `first`, each in one milestone."""
+    template = records()[1]
+    return [
+        template._replace(key=f"acme/web#{n}", number=n, node_id=f"I_{n}", milestone_keys=("acme/web#1",))
+        for n in range(first, first + count)
+    ]
+
+
+def _inserted_in_this_transaction(writer: IssueWriter) -> int:
+    """Rows PostgreSQL has inserted into `issue` in the open transaction, asked past the session
+    (whose own uses would send the gathered rows first)."""
+    assert writer.bulk.behind is not None
+    writer.bulk.behind.flush()  # what was handed over has run; nothing else uses the connection
+    cursor = writer.bulk.cursor()
+    cursor.execute("SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relname = 'issue'")
+    (count,) = cursor.fetchone()
+    return int(count)
+
+
+def test_fresh_rows_are_seen_by_every_later_use_of_the_session_on_both_engines(database_url: str) -> None:
+    """On PostgreSQL a first sync's fresh rows are gathered into larger COPYs: whatever uses the
+    session next (a query, another Bulk, the commit) still sees every row given before it."""
+    engine = open_store(database_url)
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        writer.save(many_records(1, 150))
+        through_orm = len(db.execute(select(TrackerIssue.key)).scalars().all())
+        writer.save(many_records(151, 150))
+        through_other_bulk = Bulk(db).execute("SELECT count(*) FROM issue_milestone")[0][0]
+        writer.save(many_records(301, 150))
+        db.commit()
+        writer.close()
+    with session(engine) as db:
+        committed = len(db.execute(select(TrackerIssue.key)).scalars().all())
+        memberships = len(db.execute(select(IssueMilestone.issue_key)).scalars().all())
+    assert (through_orm, through_other_bulk, committed, memberships) == (150, 300, 450, 450)
+
+
+def test_pages_of_fresh_rows_go_in_as_one_copy_per_table_on_postgresql(pg_url: str) -> None:
+    engine = open_store(pg_url)
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        for page in range(3):
+            writer.save(many_records(1 + page * 100, 100))
+        assert _inserted_in_this_transaction(writer) == 0  # gathered, not yet sent
+        writer.save(many_records(301, COPY_ROWS))  # reaches COPY_ROWS: sent without being asked
+        assert _inserted_in_this_transaction(writer) == 300 + COPY_ROWS
+        writer.save(many_records(301 + COPY_ROWS, 100))
+        writer.close()  # sends what is still gathered before the thread stops
+        db.commit()
+    with session(engine) as db:
+        assert len(db.execute(select(TrackerIssue.key)).scalars().all()) == 400 + COPY_ROWS
+
+
+def test_rows_gathered_after_a_failed_write_are_dropped_by_close_without_raising(pg_url: str) -> None:
+    """The transaction is lost once a write behind failed: close sends nothing more, raises nothing."""
+    engine = open_store(pg_url)
+    with session(engine) as db:
+        writer = IssueWriter(db, "github", label_prefix="kr:")
+        behind = writer.bulk.behind
+        assert behind is not None
+        behind.submit(lambda: writer.bulk.cursor().execute("SELECT * FROM no_such_table"))
+        behind._jobs.join()  # let it fail
+        writer.save(many_records(1, 100))  # gathered: nothing is handed over, so nothing raises yet
+        writer.close()
+        assert not writer.bulk._gathered
+        db.rollback()
+    with session(engine) as db:
+        assert db.execute(select(TrackerIssue.key)).scalars().all() == []

@@ -67,12 +67,6 @@ def test_the_sqlite_lock_file_sits_next_to_the_database(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL (these tests have no SQLite counterpart)."""
-    yield from fresh_pg_schema()
-
-
-@pytest.fixture
 def other_pg_url() -> Iterator[str]:
     yield from fresh_pg_schema()
 
