@@ -36,16 +36,10 @@ def missing_extras(database_url: str, channel_types: Mapping[str, str]) -> Itera
 
 
 def _needs_psycopg(url: str) -> bool:
-    # A URL's backend is the scheme it starts with: one that is not `postgresql…` needs no
-    # parsing, so loading a SQLite config (validate, pre-commit) never imports SQLAlchemy.
-    if not url.startswith("postgresql"):
-        return False
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return False  # not a URL SQLAlchemy reads; opening the database says so
-    driver = parsed.drivername.partition("+")[2]
-    return parsed.get_backend_name() == "postgresql" and driver in _PSYCOPG_DRIVERS
+    # Read from the URL's scheme (`dialect+driver://`, SQLAlchemy's form) without SQLAlchemy:
+    # loading a config never imports it (validate, pre-commit), and `sync` reads a PostgreSQL
+    # store's cursors and starts its searches before SQLAlchemy's 0.15 s import (headstart).
+    # A URL that is not of that form is not ours to judge here: opening the database says so.
+    scheme, separator, _rest = url.partition("://")
+    backend, _plus, driver = scheme.partition("+")
+    return bool(separator) and backend == "postgresql" and driver in _PSYCOPG_DRIVERS

@@ -5,7 +5,8 @@ reports the modules it imported. `status` on a migrated database must not touch 
 the tracker clients, the alert channels' HTTP libraries, the metrics library or the
 simulators; a nothing-changed `sync` of a GitHub-only install loads PyGithub but not `jira`,
 nor, without an alert channel or write-back, the digest or the write-back package; on SQLite
-no process loads SQLAlchemy's PostgreSQL dialect, and `validate` loads no SQLAlchemy at all.
+no process loads SQLAlchemy's PostgreSQL dialect, and `validate` loads no SQLAlchemy at all, on
+either engine (a PostgreSQL `sync` reads its cursors and starts Jira's searches before it).
 """
 
 from __future__ import annotations
@@ -168,4 +169,23 @@ def test_validate_of_a_sqlite_config_loads_no_database_library(tmp_path: Path) -
     modules = run_probe(tmp_path, "--config", str(project / "config.toml"), "validate")["modules"]
 
     assert "okrsync.mappings" in modules  # it did read the mappings
+    assert loaded(modules, ("sqlalchemy", "sqlmodel", "okrsync.store", *HEAVY)) == []
+
+
+def test_validate_of_a_postgresql_config_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    """Loading settings checks the driver's extra from the URL's scheme alone."""
+    project = tmp_path / "project"
+    project.mkdir()
+    sqlite_url = f"sqlite:///{project / 'okrsync.db'}"
+    write_project(
+        project, database_url=sqlite_url, github_url="http://127.0.0.1:9", token=TOKEN
+    ).engine.dispose()
+    config = project / "config.toml"
+    pg_url = "postgresql+psycopg://okr@db.invalid/okrsync"
+    config.write_text(config.read_text().replace(sqlite_url, pg_url))
+    assert pg_url in config.read_text()
+
+    modules = run_probe(tmp_path, "--config", str(config), "validate")["modules"]
+
+    assert "okrsync.mappings" in modules
     assert loaded(modules, ("sqlalchemy", "sqlmodel", "okrsync.store", *HEAVY)) == []
