@@ -165,7 +165,7 @@ def _inserted_in_this_transaction(writer: IssueWriter) -> int:
     assert writer.bulk.behind is not None
     writer.bulk.behind.flush()  # what was handed over has run; nothing else uses the connection
     cursor = writer.bulk.cursor()
-    cursor.execute("SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relname = 'issue'")
+    cursor.execute("SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'issue'::regclass")
     (count,) = cursor.fetchone()
     return int(count)
 
