@@ -167,8 +167,9 @@ class Bulk:
         Writing behind, a table's fresh rows are gathered over calls and sent as one `COPY` of
         `COPY_ROWS` rows: a first sync gives a page of 100 at a time, and each `COPY` has its
         own statement start, round trip and index descents. 50,000 issues with their
-        memberships: 1,000 statements of 100 rows took 1.5 s of the write chain, 0.3 s of the
-        client's CPU and 0.9 s of the server's; 2,500-row statements 0.8, 0.09 and 0.7 s.
+        memberships, alone: 1,000 statements of 100 rows took 1.5–2.0 s of the write chain,
+        0.3–0.6 s of the client's CPU and 0.9–1.2 s of the server's; statements of 2,000 rows
+        0.6–0.7 s, 0.07 s and 0.55–0.65 s.
         Whatever uses the session next sends them first (`flush`, `_run`), so reads, other
         writes and the commit see them, as if each call had written at once.
         """
