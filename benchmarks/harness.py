@@ -34,7 +34,8 @@ What makes the figures trustworthy, and why each choice was made:
   step so they all see the same history: the first poll with nothing changed right after the
   first sync (a poll that saw changes), a second one, a poll with 1 % of the issues changed,
   the first nothing-changed poll after that, a nothing-changed cycle inside a long-running
-  process (as the daemon runs it), and the roll-up + slip detection time.
+  process (as the daemon runs it), and the roll-up + slip detection time; these last two run
+  three times each, in processes of their own, and report the median and every run.
 - okrsync runs from its bytecode, as installed: pip compiles a wheel's modules at install
   (the image does so too), but a source checkout under `PYTHONDONTWRITEBYTECODE=1`, which
   this machine kind sets, never writes `__pycache__`, and every okrsync process would compile
@@ -78,6 +79,7 @@ POLLS = (("no_change_first", 5), ("no_change_second", 10))
 CHANGED_POLL = ("one_percent", 15)
 AFTER_CHANGE_POLL = ("no_change_after_change", 20)
 DAEMON_MINUTES = (25, 30)  # warm-up cycle, timed cycle
+REPEATS = 3  # runs of the daemon cycle and of the roll-up, each in a process of its own
 
 
 # --- one child, measured -------------------------------------------------------------------
@@ -619,7 +621,9 @@ def _path_family(path: str) -> str:
 
 
 def daemon_cycle(scenario: Scenario, url: str, *, base: datetime, engine: str) -> dict[str, Any]:
-    """Time a nothing-changed cycle inside one long-running process (daemon_cycle.py)."""
+    """Time a nothing-changed cycle inside one long-running process (daemon_cycle.py), `REPEATS`
+    times, each in a process of its own: a single run of a second or so reads the machine's
+    noise as much as okrsync's cost."""
     warm, timed = (base + timedelta(minutes=m) for m in DAEMON_MINUTES)
     scenario.clock[0] = timed  # nothing changes meanwhile, so one simulator time serves both cycles
     config = write_config(scenario, url)
@@ -633,17 +637,16 @@ def daemon_cycle(scenario: Scenario, url: str, *, base: datetime, engine: str) -
         "--timed",
         timed.isoformat(),
     ]
-    run = run_checked(command, env=child_env(warm), what=f"daemon cycle on {engine}")
-    reported = last_json_line(run.output)
-    figures: dict[str, Any] = {**reported, "peak_rss_mb": round(run.peak_rss_mb, 1)}
+    figures = _repeated(lambda: run_checked(command, env=child_env(warm), what=f"daemon cycle on {engine}"))
     after = scenario.points()
     if before is not None and after is not None:
-        figures["rate_points_both_cycles"] = before - after
+        figures["rate_points_both_cycles"] = before - after  # of every repeat: 0 when all were 304s
     return figures
 
 
 def rollup_and_detection(scenario: Scenario, url: str, *, now: datetime, engine: str) -> dict[str, Any]:
-    """Time roll-up + slip detection over the whole org in a child (rollup_detect.py)."""
+    """Time roll-up + slip detection over the whole org in a child (rollup_detect.py), `REPEATS`
+    times (see `daemon_cycle`)."""
     config = write_config(scenario, url)
     command = [
         sys.executable,
@@ -654,8 +657,28 @@ def rollup_and_detection(scenario: Scenario, url: str, *, now: datetime, engine:
         "--source",
         scenario.source,
     ]
-    run = run_checked(command, env=child_env(now), what=f"roll-up on {engine}")
-    return {**last_json_line(run.output), "peak_rss_mb": round(run.peak_rss_mb, 1)}
+    return _repeated(lambda: run_checked(command, env=child_env(now), what=f"roll-up on {engine}"))
+
+
+def _repeated(measure: Callable[[], ChildRun]) -> dict[str, Any]:
+    """Run a child that reports its own wall and CPU (one JSON line) `REPEATS` times.
+
+    `wall` and `cpu` are the medians, `wall_runs` and `cpu_runs` every run in order,
+    `peak_rss_mb` the highest; the other figures are the last run's (they are counts, alike
+    in every run).
+    """
+    reports, peaks = [], []
+    for _ in range(REPEATS):
+        run = measure()
+        reports.append(last_json_line(run.output))
+        peaks.append(run.peak_rss_mb)
+    figures: dict[str, Any] = dict(reports[-1])
+    for key in ("wall", "cpu"):
+        runs = [float(r[key]) for r in reports]
+        figures[key] = round(statistics.median(runs), 3)
+        figures[f"{key}_runs"] = runs
+    figures["peak_rss_mb"] = round(max(peaks), 1)
+    return figures
 
 
 def profile_first_sync(
@@ -1001,7 +1024,8 @@ def markdown(figures: dict[str, Any]) -> str:
         "GitHub: requests / 304s / rate-limit points; Jira: requests by kind. No-change #1 is the first "
         "poll after the first sync, #2 the one after it; after-change is the first no-change poll after "
         "the 1 % poll. The 1 % target is no-change #2 + ⌈changed / 100⌉. The daemon cycle is the second "
-        "of two cycles in one process, nothing changed.",
+        "of two cycles in one process, nothing changed. The daemon cycle and the roll-up run "
+        f"{REPEATS} times each, in a process of their own: median (min–max).",
         "",
         "| issues | engine | no-change #1 | no-change #2 | 1 % changed: requests (target) | after-change "
         "| daemon cycle: requests, wall s, CPU s (target < 1.5), RSS MB | roll-up + detection s (target < 1), RSS MB |",
@@ -1013,10 +1037,16 @@ def markdown(figures: dict[str, Any]) -> str:
             lines.append(
                 f"| {size['issues']:,} | {engine} | {_poll(e['no_change_first'])} | {_poll(e['no_change_second'])} "
                 f"| {c['requests']} ({c['target']}; {c['changed']:,} changed{_written(c)}) | {_poll(e['no_change_after_change'])} "
-                f"| {d['requests']}, {d['wall']:.2f}, {d['cpu']:.2f}, {d['peak_rss_mb']:.0f}{_written(d)} "
-                f"| {r['wall']:.2f}, {r['peak_rss_mb']:.0f} |"
+                f"| {d['requests']}, {_repeats(d, 'wall')}, {_repeats(d, 'cpu')}, {d['peak_rss_mb']:.0f}{_written(d)} "
+                f"| {_repeats(r, 'wall')}, {r['peak_rss_mb']:.0f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _repeats(figures: dict[str, Any], key: str) -> str:
+    """Render a repeated figure as median (min–max); a single run (older JSON) as itself."""
+    runs = figures.get(f"{key}_runs")
+    return _s(spread(runs)) if runs else f"{figures[key]:.2f}"
 
 
 def _per_round(mine: dict[str, Any], bare: dict[str, Any]) -> str:

@@ -172,6 +172,10 @@ def test_daemon_cycle_and_rollup_are_measured_in_their_own_processes(
     rollup = engine["rollup_and_detection"]
     assert rollup["key_results"] == figures[source]["sizes"][0]["krs"]
     assert rollup["wall"] > 0 and rollup["peak_rss_mb"] > 10
+    for repeated in (daemon, rollup):  # each run three times in processes of their own: the median
+        for key in ("wall", "cpu"):
+            assert len(repeated[f"{key}_runs"]) == 3
+            assert repeated[key] == round(statistics.median(repeated[f"{key}_runs"]), 3)
 
 
 def test_saved_figures_render_as_markdown_tables(figures: dict[str, dict[str, Any]], tmp_path: Path) -> None:
