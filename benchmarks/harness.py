@@ -994,7 +994,7 @@ def markdown(figures: dict[str, Any]) -> str:
             b, o = f["bare"], f["okrsync"]
             lines.append(
                 f"| {size['issues']:,} | {engine} | {_s(b['wall'])} | {_s(o['wall'])} | {_x(f['ratio_wall'])} "
-                f"| {_per_round(o['wall'], b['wall'])} | {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} "
+                f"| {_ratios(_paired(o['wall'], b['wall']))} | {_s(b['cpu'])} | {_s(o['cpu'])} | {_x(f['ratio_cpu'])} "
                 f"| {_s(o['postgres_cpu']) if 'postgres_cpu' in o else '—'} | {_s(o['peak_rss_mb'], 0)} "
                 f"| {_s(o['tree_pss_mb'], 0) if 'tree_pss_mb' in o else '—'} | {o['requests']:,} | {'yes' if f['same_requests'] else 'NO'} |"
             )
@@ -1013,7 +1013,7 @@ def markdown(figures: dict[str, Any]) -> str:
         for r in rows:
             lines.append(
                 f"| {engine} | {r['from']:,} → {r['to']:,} | {_x(r['okrsync_wall'])} "
-                f"| {_s(r['okrsync_wall_per_round']) + ' ×' if 'okrsync_wall_per_round' in r else '—'} "
+                f"| {_ratios(r.get('okrsync_wall_per_round'))} "
                 f"| {_x(r['okrsync_cpu'])} "
                 f"| {_x(r['bare_wall'])} | {_x(r['bare_cpu'])} |"
             )
@@ -1049,9 +1049,8 @@ def _repeats(figures: dict[str, Any], key: str) -> str:
     return _s(spread(runs)) if runs else f"{figures[key]:.2f}"
 
 
-def _per_round(mine: dict[str, Any], bare: dict[str, Any]) -> str:
-    """Render the median (min–max) of okrsync's wall ÷ the bare client's, round by round."""
-    paired = _paired(mine, bare)
+def _ratios(paired: dict[str, Any] | None) -> str:
+    """Render ratios taken round by round (`_paired`) as median (min–max), or a dash for none."""
     return "—" if paired is None else _s(paired) + " ×"
 
 

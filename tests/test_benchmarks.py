@@ -54,6 +54,20 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     yield found
 
 
+def render_markdown(figures: dict[str, dict[str, Any]], source: str, folder: Path) -> str:
+    """Render a benchmark's saved JSON as its script does with `--from-json --markdown`."""
+    saved = folder / f"{source}.json"
+    saved.write_text(json.dumps(figures[source]))
+    script = TINY[source][0]
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--from-json", str(saved), "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 def _engine(figures: dict[str, Any]) -> dict[str, Any]:
     size = figures["sizes"][0]
     assert size["issues"] == 40
@@ -79,21 +93,7 @@ def test_sizes_take_turns_round_by_round_and_growth_is_also_paired_per_round(
 def test_growth_per_round_renders_beside_the_medians_ratio(
     figures: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    saved = tmp_path / "jira.json"
-    saved.write_text(json.dumps({k: v for k, v in figures["jira"].items() if k != "output"}))
-    rendered = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "scenario_l_jira.py"),
-            "--from-json",
-            str(saved),
-            "--markdown",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    rendered = render_markdown(figures, "jira", tmp_path)
     row = next(line for line in rendered.splitlines() if line.startswith("| sqlite | 40 → 80 |"))
     paired = figures["jira"]["growth"]["sqlite"][0]["okrsync_wall_per_round"]
     assert row.split(" | ")[3].startswith(f"{paired['median']:.2f}")
@@ -179,15 +179,7 @@ def test_daemon_cycle_and_rollup_are_measured_in_their_own_processes(
 
 
 def test_saved_figures_render_as_markdown_tables(figures: dict[str, dict[str, Any]], tmp_path: Path) -> None:
-    saved = tmp_path / "github.json"
-    saved.write_text(json.dumps(figures["github"]))
-    rendered = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "scenario_l.py"), "--from-json", str(saved), "--markdown"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    rendered = render_markdown(figures, "github", tmp_path)
     assert "| 40 | sqlite |" in rendered
     assert "### Full first sync against the bare client" in rendered
     first = figures["github"]["sizes"][0]["engines"]["sqlite"]["first_sync"]
